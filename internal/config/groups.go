@@ -1,0 +1,181 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/realname-io/realname/internal/ratelimit"
+	"github.com/realname-io/realname/internal/tencent"
+	"github.com/realname-io/realname/internal/webhook"
+)
+
+// Redis is where the queue, the results and the shared limits live.
+type Redis struct {
+	// URL is a redis:// URL. No default: the demo embeds a Redis when it is
+	// empty, other commands require it.
+	URL string
+	// ResultRetention is how long results are kept. Defaults to 720h (30
+	// days).
+	ResultRetention time.Duration
+}
+
+// BindRedis registers the Redis settings on fs.
+func BindRedis(fs *pflag.FlagSet, getenv Getenv) (*Redis, func() error) {
+	c := &Redis{}
+	b := &binder{fs: fs, getenv: getenv}
+	b.str(&c.URL, "redis-url", "", "Redis URL, e.g. redis://127.0.0.1:6379/0")
+	b.duration(&c.ResultRetention, "result-retention", 30*24*time.Hour, "how long results are kept")
+	return c, b.err
+}
+
+// Tencent is the provider client's configuration.
+type Tencent struct {
+	// SecretID is the API key's SecretId.
+	SecretID string
+	// SecretKey is the API key's SecretKey.
+	SecretKey Secret
+	// Endpoint defaults to tencent.DefaultEndpoint.
+	Endpoint string
+	// Region defaults to empty (the gateway's "all").
+	Region string
+	// Method defaults to POST.
+	Method string
+	// SignatureMethod defaults to HmacSHA1.
+	SignatureMethod string
+	// Timeout of one HTTP attempt. Defaults to 10s.
+	Timeout time.Duration
+}
+
+// BindTencent registers the provider settings on fs.
+func BindTencent(fs *pflag.FlagSet, getenv Getenv) (*Tencent, func() error) {
+	c := &Tencent{}
+	b := &binder{fs: fs, getenv: getenv}
+	b.str(&c.SecretID, "tencent-secret-id", "", "Tencent Cloud SecretId")
+	b.secret(&c.SecretKey, "tencent-secret-key", "the Tencent Cloud SecretKey")
+	b.str(&c.Endpoint, "tencent-endpoint", tencent.DefaultEndpoint, "v2 endpoint URL")
+	b.str(&c.Region, "tencent-region", "", "Region parameter (empty: the gateway's default, all)")
+	b.str(&c.Method, "tencent-method", "POST", "HTTP method: GET or POST")
+	b.str(&c.SignatureMethod, "tencent-signature-method", "HmacSHA1", "HmacSHA1 or HmacSHA256")
+	b.duration(&c.Timeout, "tencent-timeout", 10*time.Second, "timeout of one provider request")
+	return c, b.err
+}
+
+// Client returns the provider client this configuration describes.
+func (c *Tencent) Client() (*tencent.Client, error) {
+	if c.SecretID == "" {
+		return nil, fmt.Errorf("config: REALNAME_TENCENT_SECRET_ID (--tencent-secret-id) is required")
+	}
+	key, err := c.SecretKey.Required()
+	if err != nil {
+		return nil, err
+	}
+	sm, err := tencent.ParseSignatureMethod(c.SignatureMethod)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return tencent.New(tencent.Config{
+		SecretID: c.SecretID, SecretKey: key, Endpoint: c.Endpoint, Region: c.Region,
+		Method: c.Method, SignatureMethod: sm, Timeout: c.Timeout,
+	})
+}
+
+// Worker is the worker's configuration.
+type Worker struct {
+	// Concurrency defaults to 20.
+	Concurrency int
+	// RateLimit is provider calls per second across all workers. Defaults
+	// to 50.
+	RateLimit int
+	// LocalRateLimit is provider calls per second of this process.
+	// Defaults to RateLimit.
+	LocalRateLimit int
+	// ShutdownTimeout defaults to 30s.
+	ShutdownTimeout time.Duration
+	// JobDeadline defaults to 24h.
+	JobDeadline time.Duration
+	// StrictPriority defaults to false.
+	StrictPriority bool
+}
+
+// BindWorker registers the worker settings on fs.
+func BindWorker(fs *pflag.FlagSet, getenv Getenv) (*Worker, func() error) {
+	c := &Worker{}
+	b := &binder{fs: fs, getenv: getenv}
+	b.integer(&c.Concurrency, "concurrency", 20, "tasks processed at once")
+	b.integer(&c.RateLimit, "rate-limit", 50, "provider calls per second, shared by all workers")
+	b.integer(&c.LocalRateLimit, "local-rate-limit", 0, "provider calls per second of this process (0: same as --rate-limit)")
+	b.duration(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may finish on stop")
+	b.duration(&c.JobDeadline, "job-deadline", 24*time.Hour, "a job without an answer this long after enqueue ends with an error")
+	b.boolean(&c.StrictPriority, "strict-priority", false, "serve the bulk queue only when the signup queue is empty")
+	return c, b.err
+}
+
+// RateLimitConfig returns the limiter configuration.
+func (c *Worker) RateLimitConfig() ratelimit.Config {
+	return ratelimit.Config{Rate: c.RateLimit, LocalRate: float64(c.LocalRateLimit)}
+}
+
+// Webhook is the webhook configuration.
+type Webhook struct {
+	// Secrets signs events: whsec_ secrets separated by commas or spaces;
+	// during a rotation, list the new and the old.
+	Secrets Secret
+	// DefaultURL receives events of jobs without a callback URL.
+	DefaultURL string
+	// Schedule is the delivery retry schedule. Defaults to
+	// webhook.DefaultSchedule.
+	Schedule string
+}
+
+// BindWebhook registers the webhook settings on fs.
+func BindWebhook(fs *pflag.FlagSet, getenv Getenv) (*Webhook, func() error) {
+	c := &Webhook{}
+	b := &binder{fs: fs, getenv: getenv}
+	b.secret(&c.Secrets, "webhook-secret", "the webhook signing secrets (whsec_…, comma-separated during a rotation)")
+	b.str(&c.DefaultURL, "webhook-url", "", "default webhook endpoint")
+	b.str(&c.Schedule, "webhook-schedule", "", "retry delays, e.g. 5s,5m,30m,2h,5h,10h,10h (default: about 27h in all)")
+	return c, b.err
+}
+
+// Client returns the delivery client, or nil when no secret is configured
+// (webhooks off). It also returns the retry schedule.
+func (c *Webhook) Client() (*webhook.Client, webhook.Schedule, error) {
+	sched := webhook.DefaultSchedule
+	if c.Schedule != "" {
+		s, err := webhook.ParseSchedule(c.Schedule)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: REALNAME_WEBHOOK_SCHEDULE: %w", err)
+		}
+		sched = s
+	}
+	raw, err := c.Secrets.Value()
+	if err != nil {
+		return nil, nil, err
+	}
+	if raw == "" {
+		if c.DefaultURL != "" {
+			return nil, nil, fmt.Errorf("config: REALNAME_WEBHOOK_SECRET is required when a webhook URL is set")
+		}
+		return nil, sched, nil
+	}
+	var secrets []webhook.Secret
+	for _, s := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		sec, err := webhook.ParseSecret(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: REALNAME_WEBHOOK_SECRET: %w", err)
+		}
+		secrets = append(secrets, sec)
+	}
+	signer, err := webhook.NewSigner(secrets...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	client, err := webhook.NewClient(webhook.ClientConfig{Signer: signer})
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	return client, sched, nil
+}

@@ -1,0 +1,82 @@
+// Package store keeps the final result of every verification job, so that a
+// job is answered once, a re-run finds the answer instead of paying again,
+// and callers can look results up by job ID or order number.
+//
+// The interface is deliberately small: the Redis implementation here is the
+// default, and a PostgreSQL one will sit beside it and pass the same
+// conformance suite (package storetest). Records hold personal data only in
+// masked form.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when no result is stored for the key asked for.
+var ErrNotFound = errors.New("store: result not found")
+
+// ClassError is the class of a job that ended without a definitive answer:
+// retries or its deadline ran out, or the payload could not be read. The
+// other classes are the definitive classes of package tencent.
+const ClassError = "error"
+
+// Result is the final answer to one verification job.
+type Result struct {
+	// JobID is the job's ID (derived from OrderNo).
+	JobID string `json:"jobId"`
+	// OrderNo is the caller's order number.
+	OrderNo string `json:"orderNo"`
+	// Kind is the kind of verification (idcard, mobile3, bankcard3,
+	// bankcard4).
+	Kind string `json:"kind"`
+	// Batch is the bulk batch the job belongs to, if any.
+	Batch string `json:"batch,omitempty"`
+	// Class is match, mismatch, invalid_card, card_unusable, bad_request or
+	// error.
+	Class string `json:"class"`
+	// Provider names the provider that answered, e.g. "tencent-v2".
+	Provider string `json:"provider,omitempty"`
+	// Action is the provider action that answered.
+	Action string `json:"action,omitempty"`
+	// Code is the provider's gateway code (0 for business answers).
+	Code int `json:"code"`
+	// AuthCode is the provider's business answer code, e.g. "00".
+	AuthCode string `json:"authCode,omitempty"`
+	// Message is the provider's message for the answer.
+	Message string `json:"message,omitempty"`
+	// Error says why a job of class error ended; never personal data.
+	Error string `json:"error,omitempty"`
+	// Attempts is how many provider calls the job made.
+	Attempts int `json:"attempts"`
+	// PossiblyBilled counts calls that were sent but got no answer, which the
+	// provider may have billed.
+	PossiblyBilled int `json:"possiblyBilled,omitempty"`
+	// Identity is the verified identity, masked.
+	Identity MaskedIdentity `json:"identity"`
+	// EnqueuedAt is when the job was accepted.
+	EnqueuedAt time.Time `json:"enqueuedAt"`
+	// CompletedAt is when the result was stored.
+	CompletedAt time.Time `json:"completedAt"`
+}
+
+// MaskedIdentity is the identity of a result as it may be shown: masked.
+type MaskedIdentity struct {
+	Name     string `json:"name,omitempty"`
+	IDNumber string `json:"idNumber,omitempty"`
+	Phone    string `json:"phoneNumber,omitempty"`
+	BankCard string `json:"bankCardNumber,omitempty"`
+}
+
+// Store keeps final results. Implementations are safe for concurrent use.
+type Store interface {
+	// Save stores r unless a result for r.JobID is already stored, and
+	// reports whether it stored r. The first final result wins: a result is
+	// never overwritten, so a re-run cannot change an answer.
+	Save(ctx context.Context, r *Result) (bool, error)
+	// Get returns the result of a job, or ErrNotFound.
+	Get(ctx context.Context, jobID string) (*Result, error)
+	// GetByOrderNo returns the result for an order number, or ErrNotFound.
+	GetByOrderNo(ctx context.Context, orderNo string) (*Result, error)
+}

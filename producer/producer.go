@@ -1,0 +1,274 @@
+package producer
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/store"
+	"github.com/realname-io/realname/internal/task"
+)
+
+// ErrInvalid is matched (errors.Is) by every validation error of Enqueue.
+var ErrInvalid = identity.ErrInvalid
+
+// FieldError names the field that failed validation and why; use errors.As
+// to get it from an Enqueue error.
+type FieldError = identity.FieldError
+
+// Result is the final answer to a job, with the identity masked.
+type Result = store.Result
+
+// The kinds of verification.
+const (
+	KindIDCard    = string(task.KindIDCard)
+	KindMobile3   = string(task.KindMobile3)
+	KindBankCard3 = string(task.KindBankCard3)
+	KindBankCard4 = string(task.KindBankCard4)
+)
+
+// Priority selects the queue of a job.
+type Priority int
+
+// Priorities. Signup jobs are served before bulk ones, so a draining batch
+// does not delay a person waiting at a signup form.
+const (
+	// Signup is for a person waiting: the high-priority queue. The default.
+	Signup Priority = iota
+	// Bulk is for re-verification batches: the low-priority queue.
+	Bulk
+)
+
+// Config configures a Client. Redis is required.
+type Config struct {
+	// Redis is the queue's Redis.
+	Redis redis.UniversalClient
+	// Store is where results are looked up. Defaults to the Redis store on
+	// Redis.
+	Store store.Store
+	// MaxRetry is how many times a job is retried after transient
+	// failures before it ends with an error result. Defaults to 10.
+	MaxRetry int
+	// Timeout bounds one processing attempt of a job, waiting for a
+	// rate-limit token included. Defaults to 10m.
+	Timeout time.Duration
+	// Now returns the current time. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Client enqueues verification jobs. It is safe for concurrent use.
+type Client struct {
+	cfg       Config
+	asynq     *asynq.Client
+	inspector *asynq.Inspector
+}
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.Redis == nil {
+		return nil, errors.New("producer: Config.Redis is required")
+	}
+	if cfg.Store == nil {
+		s, err := store.NewRedis(cfg.Redis, store.RedisConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("producer: %w", err)
+		}
+		cfg.Store = s
+	}
+	cfg.MaxRetry = cmp.Or(cfg.MaxRetry, 10)
+	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Minute)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Client{
+		cfg:       cfg,
+		asynq:     asynq.NewClientFromRedisClient(cfg.Redis),
+		inspector: asynq.NewInspectorFromRedisClient(cfg.Redis),
+	}, nil
+}
+
+// Close releases the client's resources. It does not close Config.Redis.
+func (c *Client) Close() error { return c.asynq.Close() }
+
+// Request is one verification as a caller sends it: raw strings, validated
+// and normalised by Enqueue.
+type Request struct {
+	// Kind is idcard, mobile3, bankcard3 or bankcard4.
+	Kind string `json:"kind"`
+	// OrderNo is the caller's serial number of this verification, 1–64
+	// characters of [A-Za-z0-9_-.:]. Enqueueing it again returns the first
+	// job: one order number is verified, and paid for, once.
+	OrderNo string `json:"orderNo"`
+	// Name is the person's name in Han characters (· for minority names).
+	Name string `json:"name"`
+	// IDNumber is the 18-character resident ID number.
+	IDNumber string `json:"idNumber"`
+	// Phone is a mainland mobile number (mobile3, bankcard4).
+	Phone string `json:"phoneNumber,omitempty"`
+	// BankCard is the bank card number (bankcard3, bankcard4).
+	BankCard string `json:"bankCardNumber,omitempty"`
+	// CallbackURL receives the result's webhook; empty means the workers'
+	// default endpoint.
+	CallbackURL string `json:"callbackUrl,omitempty"`
+}
+
+// Opts are per-call options of Enqueue; nil means the defaults.
+type Opts struct {
+	// Priority selects the queue. Defaults to Signup.
+	Priority Priority
+	// Batch names the bulk batch the job belongs to.
+	Batch string
+}
+
+// Job describes an enqueued job.
+type Job struct {
+	// ID is the job's ID, derived from the order number.
+	ID string `json:"id"`
+	// OrderNo is the caller's order number.
+	OrderNo string `json:"orderNo"`
+	// Queue is the queue the job is in.
+	Queue string `json:"queue,omitempty"`
+	// State is pending, active, scheduled, retry, archived or completed.
+	State string `json:"state"`
+	// Duplicate is true when the order number was enqueued before: the job
+	// described is that first one, and nothing new was enqueued.
+	Duplicate bool `json:"duplicate"`
+}
+
+// Validate parses and normalises req into a task payload. Every failure is
+// a *FieldError naming the field; all failing fields are reported, joined.
+func Validate(req Request) (task.Verification, error) {
+	var errs []error
+	v := task.Verification{CallbackURL: req.CallbackURL}
+	var err error
+	if v.Kind, err = task.ParseKind(req.Kind); err != nil {
+		errs = append(errs, err)
+	}
+	if v.OrderNo, err = identity.ParseOrderNo(req.OrderNo); err != nil {
+		errs = append(errs, err)
+	}
+	if v.Name, err = identity.ParseName(req.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if v.IDNumber, err = identity.ParseIDNumber(req.IDNumber); err != nil {
+		errs = append(errs, err)
+	}
+	needPhone := v.Kind == task.KindMobile3 || v.Kind == task.KindBankCard4
+	needCard := v.Kind == task.KindBankCard3 || v.Kind == task.KindBankCard4
+	if needPhone || req.Phone != "" {
+		if v.Phone, err = identity.ParsePhone(req.Phone); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if needCard || req.BankCard != "" {
+		if v.BankCard, err = identity.ParseBankCard(req.BankCard); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !needPhone {
+		v.Phone = "" // not sent to the provider, so not kept either
+	}
+	if !needCard {
+		v.BankCard = ""
+	}
+	if req.CallbackURL != "" {
+		if u, err := url.Parse(req.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, &FieldError{Field: "callbackUrl", Reason: "must be an http or https URL"})
+		}
+	}
+	if len(errs) > 0 {
+		return task.Verification{}, errors.Join(errs...)
+	}
+	return v, nil
+}
+
+// Enqueue validates req and enqueues its verification. Bad input returns an
+// error naming the field, and nothing is enqueued. An order number seen
+// before returns its first job with Duplicate set, whether that job is
+// waiting, running or answered.
+func (c *Client) Enqueue(ctx context.Context, req Request, opts *Opts) (*Job, error) {
+	if opts == nil {
+		opts = &Opts{}
+	}
+	v, err := Validate(req)
+	if err != nil {
+		return nil, err
+	}
+	v.Batch = opts.Batch
+	v.EnqueuedAt = c.cfg.Now()
+	return c.EnqueueVerification(ctx, v, opts.Priority)
+}
+
+// EnqueueVerification enqueues an already validated verification; it is
+// Enqueue without the parsing, for callers that validated in bulk.
+func (c *Client) EnqueueVerification(ctx context.Context, v task.Verification, p Priority) (*Job, error) {
+	jobID := task.JobID(v.OrderNo)
+	job := &Job{ID: jobID, OrderNo: string(v.OrderNo)}
+
+	// Answered before: the task may be gone, the result is not.
+	if _, err := c.cfg.Store.Get(ctx, jobID); err == nil {
+		job.State, job.Duplicate = "completed", true
+		return job, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("producer: look up order %s: %w", v.OrderNo, err)
+	}
+
+	queue := task.QueueSignup
+	if p == Bulk {
+		queue = task.QueueBulk
+	}
+	t, err := task.NewVerifyTask(v, asynq.Queue(queue), asynq.MaxRetry(c.cfg.MaxRetry), asynq.Timeout(c.cfg.Timeout))
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.asynq.EnqueueContext(ctx, t)
+	switch {
+	case err == nil:
+		job.Queue, job.State = info.Queue, info.State.String()
+		return job, nil
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		job.Duplicate = true
+		return c.describe(ctx, job)
+	default:
+		return nil, fmt.Errorf("producer: enqueue order %s: %w", v.OrderNo, err)
+	}
+}
+
+// describe fills in where an existing job is.
+func (c *Client) describe(ctx context.Context, job *Job) (*Job, error) {
+	for _, q := range task.VerifyQueues {
+		if info, err := c.inspector.GetTaskInfo(q, job.ID); err == nil {
+			job.Queue, job.State = info.Queue, info.State.String()
+			return job, nil
+		}
+	}
+	// Not in a queue any more: it completed between the two looks.
+	if _, err := c.cfg.Store.Get(ctx, job.ID); err == nil {
+		job.State = "completed"
+		return job, nil
+	}
+	job.State = "unknown"
+	return job, nil
+}
+
+// Result returns the final result of a job, or an error matching
+// store.ErrNotFound (ErrNotFound) while it has none.
+func (c *Client) Result(ctx context.Context, jobID string) (*Result, error) {
+	return c.cfg.Store.Get(ctx, jobID)
+}
+
+// ResultByOrderNo returns the final result for an order number.
+func (c *Client) ResultByOrderNo(ctx context.Context, orderNo string) (*Result, error) {
+	return c.cfg.Store.GetByOrderNo(ctx, orderNo)
+}
+
+// ErrNotFound is returned by Result and ResultByOrderNo while a job has no
+// final result.
+var ErrNotFound = store.ErrNotFound

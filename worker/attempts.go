@@ -1,0 +1,57 @@
+package worker
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Attempt counters: one Redis hash per job, counting provider calls and the
+// calls that were sent without an answer (possibly billed). They outlive
+// crashes and hand-overs between workers, so the stored result says how
+// many calls its answer cost.
+
+func (w *Worker) attemptsKey(jobID string) string { return "realname:attempts:" + jobID }
+
+// countAttempt adds one call to the job's counter (or, with billed 1, one
+// possibly billed call) and returns both counts. Counting is best effort: a
+// Redis error must not stop a verification.
+func (w *Worker) countAttempt(ctx context.Context, jobID string, billed int) (calls, possiblyBilled int) {
+	key := w.attemptsKey(jobID)
+	pipe := w.cfg.Redis.TxPipeline()
+	field := "calls"
+	if billed > 0 {
+		field = "unknown"
+	}
+	pipe.HIncrBy(ctx, key, field, 1)
+	pipe.Expire(ctx, key, w.cfg.JobDeadline+24*time.Hour)
+	all := pipe.HGetAll(ctx, key)
+	if _, err := pipe.Exec(ctx); err != nil {
+		w.log.Warn().Err(err).Msg("could not count attempt")
+		return 1, billed
+	}
+	return parseAttempts(all.Val())
+}
+
+// attempts returns the job's counts without changing them.
+func (w *Worker) attempts(ctx context.Context, jobID string) (calls, possiblyBilled int) {
+	m, err := w.cfg.Redis.HGetAll(ctx, w.attemptsKey(jobID)).Result()
+	if err != nil {
+		return 0, 0
+	}
+	return parseAttempts(m)
+}
+
+func parseAttempts(m map[string]string) (calls, possiblyBilled int) {
+	return atoi(m["calls"]), atoi(m["unknown"])
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+func isAlreadyPaused(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "already paused")
+}

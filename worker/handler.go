@@ -1,0 +1,293 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"github.com/realname-io/realname/internal/store"
+	"github.com/realname-io/realname/internal/task"
+	"github.com/realname-io/realname/internal/tencent"
+	"github.com/realname-io/realname/internal/webhook"
+)
+
+// EventVerificationCompleted is the type of the event sent when a job has
+// its final result.
+const EventVerificationCompleted = "verification.completed"
+
+// Event is the JSON body of a webhook. It carries what the receiver needs to
+// act on a result and no personal data, not even masked.
+type Event struct {
+	// Type is EventVerificationCompleted.
+	Type string `json:"type"`
+	// Timestamp is when the event was created.
+	Timestamp time.Time `json:"timestamp"`
+	// Data is the result.
+	Data EventData `json:"data"`
+}
+
+// EventData is the result part of an Event.
+type EventData struct {
+	JobID    string `json:"jobId"`
+	OrderNo  string `json:"orderNo"`
+	Kind     string `json:"kind"`
+	Batch    string `json:"batch,omitempty"`
+	Class    string `json:"class"`
+	Provider string `json:"provider,omitempty"`
+	Code     int    `json:"code"`
+	AuthCode string `json:"authCode,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Attempts int    `json:"attempts"`
+	// CompletedAt is when the result was stored.
+	CompletedAt time.Time `json:"completedAt"`
+}
+
+// handleVerify runs one verification job. It follows the data path of
+// DESIGN.md: answered already? → tokens → call → classify → store → webhook.
+func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
+	jobID, _ := asynq.GetTaskID(ctx)
+	log := w.log.With().Str("job_id", jobID).Str("task", t.Type()).Logger()
+	v, err := task.DecodeVerification(t.Payload())
+	if err != nil {
+		// Nothing can run this job: answer it with an error rather than
+		// leave it archived without a result.
+		log.Error().Err(err).Msg("undecodable payload")
+		orderNo, _ := task.OrderNoOf(jobID)
+		res := &store.Result{JobID: jobID, OrderNo: string(orderNo), Class: store.ClassError, Error: err.Error(), CompletedAt: time.Now()}
+		return w.finish(ctx, log, task.Verification{OrderNo: orderNo}, res)
+	}
+	log = log.With().Str("order_no", string(v.OrderNo)).Str("kind", string(v.Kind)).Logger()
+
+	// 1. A result stored already (a re-run after a crash, or a duplicate)
+	// costs nothing: make sure its webhook exists and stop.
+	if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
+		log.Debug().Msg("result already stored")
+		return w.enqueueWebhook(ctx, log, v, res)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("look up result: %w", err)
+	}
+
+	if w.pastDeadline(v) {
+		return w.finishError(ctx, log, v, jobID, "job deadline passed without a definitive answer")
+	}
+
+	// 2. Wait for a token. A stop while waiting hands the job back; it
+	// is not a failure.
+	waitCtx, cancel := w.untilStopping(ctx)
+	waited, err := w.limiter.Wait(waitCtx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			return &retryLater{delay: 0, failure: false, reason: "worker stopping: handed back before the provider call"}
+		}
+		return fmt.Errorf("wait for a rate-limit token: %w", err)
+	}
+	if waited > time.Second {
+		log.Debug().Dur("waited", waited).Msg("rate limited")
+	}
+
+	// 3. Call. The attempt is counted first, so a crash after sending
+	// still shows in the job's attempts.
+	attempt, possiblyBilled := w.countAttempt(ctx, jobID, 0)
+	start := time.Now()
+	answer, err := w.cfg.Provider.Verify(ctx, v.Request())
+	latency := time.Since(start)
+
+	// 4. Classify.
+	if err == nil {
+		log.Info().Str("class", string(answer.Class)).Str("auth_code", answer.AuthCode).
+			Int("attempt", attempt).Dur("latency", latency).Msg("verified")
+		res := w.newResult(v, jobID, attempt, possiblyBilled)
+		res.Class = string(answer.Class)
+		res.Action = answer.Action
+		res.AuthCode = answer.AuthCode
+		res.Message = answer.Message
+		return w.finish(ctx, log, v, res)
+	}
+
+	class := tencent.ClassOf(err)
+	if tencent.PossiblyBilled(err) {
+		_, possiblyBilled = w.countAttempt(ctx, jobID, 1)
+	}
+	ev := log.Warn().Err(err).Str("class", string(class)).Int("attempt", attempt).Dur("latency", latency)
+	switch class {
+	case tencent.ClassBadRequest:
+		// The provider refused the request as malformed: final, and
+		// retrying cannot change it.
+		ev.Msg("provider refused the request")
+		res := w.newResult(v, jobID, attempt, possiblyBilled)
+		res.Class = string(tencent.ClassBadRequest)
+		var apiErr *tencent.APIError
+		if errors.As(err, &apiErr) {
+			res.Action, res.Code, res.Message = apiErr.Action, apiErr.Code, apiErr.Message
+		}
+		return w.finish(ctx, log, v, res)
+
+	case tencent.ClassCredentials:
+		ev.Msg("provider refused our credentials")
+		w.pauseVerifyQueues(err)
+		return &retryLater{delay: w.cfg.PausedRetryDelay, failure: false, reason: "provider refused credentials: queues paused"}
+
+	case tencent.ClassThrottled:
+		ev.Msg("throttled by the provider")
+		return &retryLater{delay: w.cfg.ThrottleDelay, failure: false, reason: "throttled by the provider"}
+	}
+
+	// Transient, replay (still failing after the client's immediate
+	// re-signs) and unknown: retry with backoff until the budget or the
+	// deadline runs out, then answer with an error.
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if retried >= maxRetry || w.pastDeadline(v) {
+		ev.Msg("giving up")
+		return w.finishError(ctx, log, v, jobID, fmt.Sprintf("no definitive answer after %d attempts: last failure %s", attempt, class))
+	}
+	ev.Int("retried", retried).Msg("will retry")
+	if class == tencent.ClassReplay {
+		return &retryLater{delay: 0, failure: true, reason: err.Error()}
+	}
+	return err
+}
+
+// finishError stores a final error result for a job.
+func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Verification, jobID, reason string) error {
+	attempts, billed := w.attempts(ctx, jobID)
+	res := w.newResult(v, jobID, attempts, billed)
+	res.Class = store.ClassError
+	res.Error = reason
+	return w.finish(ctx, log, v, res)
+}
+
+// finish stores a job's final result and enqueues its webhook, in that order
+// (invariant 5). The store keeps the first result: if another run stored one
+// first, that one is what the webhook carries.
+func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result) error {
+	// A stop must not lose an answer that was paid for: store it even if
+	// the task's context ends now.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	res.CompletedAt = time.Now()
+	stored, err := w.cfg.Store.Save(sctx, res)
+	if err != nil {
+		return fmt.Errorf("store result: %w", err)
+	}
+	if !stored {
+		if res, err = w.cfg.Store.Get(sctx, res.JobID); err != nil {
+			return fmt.Errorf("read stored result: %w", err)
+		}
+	}
+	return w.enqueueWebhook(sctx, log, v, res)
+}
+
+// enqueueWebhook schedules the result's event. Its task ID is derived from
+// the job, so a second call finds the first task and sends nothing more.
+func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result) error {
+	url := v.CallbackURL
+	if url == "" {
+		url = w.cfg.DefaultWebhookURL
+	}
+	if w.cfg.Webhooks == nil || url == "" {
+		return nil
+	}
+	body, err := json.Marshal(Event{Type: EventVerificationCompleted, Timestamp: res.CompletedAt, Data: EventData{
+		JobID: res.JobID, OrderNo: res.OrderNo, Kind: res.Kind, Batch: res.Batch, Class: res.Class,
+		Provider: res.Provider, Code: res.Code, AuthCode: res.AuthCode, Message: res.Message, Error: res.Error,
+		Attempts: res.Attempts, CompletedAt: res.CompletedAt,
+	}})
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	t, err := task.NewWebhookTask(task.Webhook{ID: task.WebhookID(res.JobID), URL: url, Body: body},
+		asynq.MaxRetry(w.cfg.WebhookSchedule.MaxRetry()), asynq.Retention(w.cfg.WebhookRetention))
+	if err != nil {
+		return err
+	}
+	_, err = w.client.EnqueueContext(ctx, t)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		log.Debug().Msg("webhook already enqueued")
+		return nil
+	case err != nil:
+		return fmt.Errorf("enqueue webhook: %w", err)
+	}
+	return nil
+}
+
+// handleWebhook delivers one event. Failures retry on the webhooks queue's
+// own schedule; a verification is never re-run for them.
+func (w *Worker) handleWebhook(ctx context.Context, t *asynq.Task) error {
+	wh, err := task.DecodeWebhook(t.Payload())
+	if err != nil {
+		w.log.Error().Err(err).Msg("undecodable webhook task")
+		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
+	}
+	log := w.log.With().Str("webhook_id", wh.ID).Logger()
+	if w.cfg.Webhooks == nil {
+		return &retryLater{delay: time.Minute, failure: false, reason: "webhooks are not configured on this worker"}
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	err = w.cfg.Webhooks.Deliver(ctx, wh.URL, wh.ID, wh.Body)
+	if err == nil {
+		log.Info().Int("attempt", retried+1).Msg("webhook delivered")
+		return nil
+	}
+	var de *webhook.DeliveryError
+	if errors.As(err, &de) && de.Permanent() {
+		log.Warn().Err(err).Int("attempt", retried+1).Msg("webhook refused for good; archived, replayable")
+		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
+	}
+	log.Warn().Err(err).Int("attempt", retried+1).Msg("webhook delivery failed")
+	return err
+}
+
+func (w *Worker) newResult(v task.Verification, jobID string, attempts, possiblyBilled int) *store.Result {
+	return &store.Result{
+		JobID: jobID, OrderNo: string(v.OrderNo), Kind: string(v.Kind), Batch: v.Batch,
+		Provider: ProviderName, Attempts: attempts, PossiblyBilled: possiblyBilled,
+		Identity: store.MaskedIdentity{
+			Name: v.Name.Masked(), IDNumber: v.IDNumber.Masked(), Phone: v.Phone.Masked(), BankCard: v.BankCard.Masked(),
+		},
+		EnqueuedAt: v.EnqueuedAt,
+	}
+}
+
+func (w *Worker) pastDeadline(v task.Verification) bool {
+	return !v.EnqueuedAt.IsZero() && time.Since(v.EnqueuedAt) > w.cfg.JobDeadline
+}
+
+// untilStopping returns a context that also ends when the worker starts to
+// stop.
+func (w *Worker) untilStopping(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-w.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// pauseVerifyQueues pauses every queue of paid verifications and raises an
+// alarm: with wrong credentials every call would fail, and failing a whole
+// batch would only hide the cause. Jobs wait until `realname queue resume`.
+func (w *Worker) pauseVerifyQueues(cause error) {
+	for _, q := range task.VerifyQueues {
+		err := w.inspector.PauseQueue(q)
+		if err != nil && !isAlreadyPaused(err) {
+			w.log.Error().Err(err).Str("queue", q).Msg("could not pause queue")
+			continue
+		}
+		if err == nil {
+			w.log.Error().Bool("alarm", true).Str("queue", q).Err(cause).
+				Msg("ALARM: provider refused our credentials; queue paused, jobs kept. Fix the credentials, then run `realname queue resume`")
+		}
+	}
+}

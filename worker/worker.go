@@ -1,0 +1,233 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/realname-io/realname/internal/ratelimit"
+	"github.com/realname-io/realname/internal/store"
+	"github.com/realname-io/realname/internal/task"
+	"github.com/realname-io/realname/internal/tencent"
+	"github.com/realname-io/realname/internal/webhook"
+)
+
+// Provider runs a verification request against an identity provider. The
+// Tencent v2 client (*tencent.Client) is one; others will sit behind the same
+// interface.
+type Provider interface {
+	Verify(ctx context.Context, req tencent.Request) (*tencent.Result, error)
+}
+
+// ProviderName is recorded in results answered by the Tencent v2 client.
+const ProviderName = "tencent-v2"
+
+// Config configures a Worker. Redis, Provider and Store are required.
+type Config struct {
+	// Redis is the queue's Redis; the shared rate limit and the attempt
+	// counters live there too.
+	Redis redis.UniversalClient
+	// Provider answers verifications.
+	Provider Provider
+	// Store keeps final results.
+	Store store.Store
+	// Webhooks delivers result events. Nil disables webhooks: results are
+	// only stored.
+	Webhooks *webhook.Client
+
+	// Concurrency is the number of tasks processed at once. Defaults to 20.
+	Concurrency int
+	// Queues maps queue names to priority weights. Defaults to signup 6,
+	// webhooks 3, bulk 1: a draining batch gets a tenth of the workers'
+	// attention while signups wait.
+	Queues map[string]int
+	// StrictPriority serves a lower-priority queue only when every higher
+	// one is empty. Defaults to false (weighted).
+	StrictPriority bool
+	// ShutdownTimeout is how long in-flight calls may take to finish after a
+	// stop before they are handed back to the queue. Defaults to 30s.
+	ShutdownTimeout time.Duration
+	// TaskCheckInterval is how often retries and scheduled tasks are moved
+	// forward. Defaults to 1s: asynq's 5s would delay every retry by up to
+	// 5s.
+	TaskCheckInterval time.Duration
+
+	// JobDeadline bounds a job's life from enqueue: past it, a job that has
+	// no definitive answer ends with a final error. Defaults to 24h.
+	JobDeadline time.Duration
+	// RetryBase and RetryCap shape the backoff of transient failures:
+	// a delay drawn uniformly from [0, min(RetryCap, RetryBase·2^n)] (full
+	// jitter). Default to 1s and 5m.
+	RetryBase, RetryCap time.Duration
+	// ThrottleDelay is the wait before a throttled call is tried again; it
+	// does not use up a retry. Defaults to 2s.
+	ThrottleDelay time.Duration
+	// PausedRetryDelay is when a job refused for credentials is due again;
+	// it waits in its paused queue until an operator resumes it. Defaults to
+	// 10s.
+	PausedRetryDelay time.Duration
+	// RateLimit limits provider calls, per process and across processes.
+	RateLimit ratelimit.Config
+
+	// DefaultWebhookURL receives the events of jobs enqueued without a
+	// callback URL. Defaults to none.
+	DefaultWebhookURL string
+	// WebhookSchedule is the delivery retry schedule. Defaults to
+	// webhook.DefaultSchedule (about 27 hours).
+	WebhookSchedule webhook.Schedule
+	// WebhookRetention is how long a delivered webhook task is kept; while
+	// it is, a re-run of its job cannot send a second event. Defaults to 7
+	// days.
+	WebhookRetention time.Duration
+
+	// Logger receives JSON logs; never personal data. Defaults to a no-op
+	// logger.
+	Logger *zerolog.Logger
+}
+
+// Worker processes verification and webhook tasks.
+type Worker struct {
+	cfg       Config
+	log       zerolog.Logger
+	srv       *asynq.Server
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	limiter   *ratelimit.Limiter
+	stopping  chan struct{}
+}
+
+// New returns a Worker for cfg after filling in defaults and validating it.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Redis == nil || cfg.Provider == nil || cfg.Store == nil {
+		return nil, errors.New("worker: Redis, Provider and Store are required")
+	}
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, 20)
+	if len(cfg.Queues) == 0 {
+		cfg.Queues = map[string]int{task.QueueSignup: 6, task.QueueWebhook: 3, task.QueueBulk: 1}
+	}
+	cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, 30*time.Second)
+	cfg.TaskCheckInterval = cmp.Or(cfg.TaskCheckInterval, time.Second)
+	cfg.JobDeadline = cmp.Or(cfg.JobDeadline, 24*time.Hour)
+	cfg.RetryBase = cmp.Or(cfg.RetryBase, time.Second)
+	cfg.RetryCap = cmp.Or(cfg.RetryCap, 5*time.Minute)
+	cfg.ThrottleDelay = cmp.Or(cfg.ThrottleDelay, 2*time.Second)
+	cfg.PausedRetryDelay = cmp.Or(cfg.PausedRetryDelay, 10*time.Second)
+	if len(cfg.WebhookSchedule) == 0 {
+		cfg.WebhookSchedule = webhook.DefaultSchedule
+	}
+	cfg.WebhookRetention = cmp.Or(cfg.WebhookRetention, 7*24*time.Hour)
+	log := zerolog.Nop()
+	if cfg.Logger != nil {
+		log = *cfg.Logger
+	}
+	limiter, err := ratelimit.New(cfg.Redis, cfg.RateLimit)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	w := &Worker{
+		cfg:       cfg,
+		log:       log,
+		client:    asynq.NewClientFromRedisClient(cfg.Redis),
+		inspector: asynq.NewInspectorFromRedisClient(cfg.Redis),
+		limiter:   limiter,
+		stopping:  make(chan struct{}),
+	}
+	w.srv = asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   cfg.Queues,
+		StrictPriority:           cfg.StrictPriority,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		DelayedTaskCheckInterval: cfg.TaskCheckInterval,
+		RetryDelayFunc:           w.retryDelay,
+		IsFailure:                isFailure,
+		Logger:                   asynqLogger{log.With().Str("component", "asynq").Logger()},
+		// Errors are logged by the handlers with their context.
+	})
+	return w, nil
+}
+
+// Handler returns the task handler, for tests and for embedding the worker
+// in another asynq server.
+func (w *Worker) Handler() asynq.Handler {
+	mux := asynq.NewServeMux()
+	for _, k := range task.Kinds {
+		mux.HandleFunc(k.TaskType(), w.handleVerify)
+	}
+	mux.HandleFunc(task.TypeWebhook, w.handleWebhook)
+	return mux
+}
+
+// Run processes tasks until ctx is done, then shuts down: it stops taking
+// new tasks, hands back jobs still waiting for a rate-limit token, lets
+// in-flight provider calls finish for up to ShutdownTimeout, and hands back
+// whatever is still running after that. It does not close Config.Redis.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.srv.Start(w.Handler()); err != nil {
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	w.log.Info().Int("concurrency", w.cfg.Concurrency).Interface("queues", w.cfg.Queues).Msg("worker started")
+	<-ctx.Done()
+	w.log.Info().Msg("worker stopping")
+	close(w.stopping)
+	w.srv.Shutdown()
+	w.log.Info().Msg("worker stopped")
+	return nil
+}
+
+// retryLater is a handler error that asks for a retry after a set delay,
+// and says whether it counts against the job's retries.
+type retryLater struct {
+	delay   time.Duration
+	failure bool
+	reason  string
+}
+
+func (e *retryLater) Error() string { return e.reason }
+
+// isFailure is asynq's IsFailure: throttling, a paused queue and a hand-back
+// at shutdown are not failures and do not use up retries.
+func isFailure(err error) bool {
+	var rl *retryLater
+	if errors.As(err, &rl) {
+		return rl.failure
+	}
+	return true
+}
+
+// retryDelay is asynq's RetryDelayFunc.
+func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if t.Type() == task.TypeWebhook {
+		return w.cfg.WebhookSchedule.Delay(n, err, nil)
+	}
+	var rl *retryLater
+	if errors.As(err, &rl) {
+		return rl.delay
+	}
+	return backoff(n, w.cfg.RetryBase, w.cfg.RetryCap)
+}
+
+// backoff returns an exponential delay with full jitter: uniform in
+// [0, min(maxDelay, base·2^n)].
+func backoff(n int, base, maxDelay time.Duration) time.Duration {
+	d := maxDelay
+	if n < 30 {
+		d = min(maxDelay, base<<n)
+	}
+	return rand.N(d + 1)
+}
+
+// asynqLogger adapts zerolog to asynq.Logger.
+type asynqLogger struct{ l zerolog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Fatal(args ...any) { a.l.Fatal().Msg(fmt.Sprint(args...)) }
