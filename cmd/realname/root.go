@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net/url"
 	"os"
 
 	"github.com/rs/zerolog"
@@ -41,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		newWorkerCmd(g),
 		newQueueCmd(),
 		newWebhookCmd(),
+		newDemoCmd(g),
 	)
 	return root
 }
@@ -65,4 +67,13 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// redactRedisURL drops the password of a Redis URL for printing.
+func redactRedisURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -1,0 +1,205 @@
+// Package demo runs the whole pipeline on one machine: the sandbox provider,
+// a worker, a webhook receiver that verifies every signature, and a
+// producer that enqueues generated identities; then it checks every answer
+// against the sandbox's truth and prints a summary. `realname demo` runs it;
+// the end-to-end tests build on the same pieces (Stack).
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/realname-io/realname/internal/sample"
+	"github.com/realname-io/realname/internal/sandbox"
+	"github.com/realname-io/realname/internal/tencent"
+	"github.com/realname-io/realname/internal/webhook"
+)
+
+// Credentials the stack's sandbox accepts and its client signs with. They
+// only ever reach a loopback sandbox.
+const (
+	SecretID  = "AKIDrealnameDemo0000000000000000000"
+	SecretKey = "realname-demo-secret-key"
+)
+
+// Stack is a sandbox and a webhook receiver listening on loopback, and the
+// generated identities the sandbox knows.
+type Stack struct {
+	// Entries are the generated identities, with their scripted answers.
+	Entries []sample.Entry
+	// Sandbox is the provider; its Stats are the meter of paid calls.
+	Sandbox *sandbox.Server
+	// SandboxURL is the v2 endpoint URL of the sandbox.
+	SandboxURL string
+	// Receiver stands in for the customer's backend.
+	Receiver *webhook.Receiver
+	// ReceiverURL is where webhooks go.
+	ReceiverURL string
+	// WebhookSecret signs webhooks (whsec_…).
+	WebhookSecret string
+
+	stops []func()
+}
+
+// StackConfig configures NewStack.
+type StackConfig struct {
+	// N is the number of identities. Defaults to 1000.
+	N int
+	// Seed makes the identities and the faults. Defaults to 1.
+	Seed int64
+	// Faults are the sandbox's injected faults.
+	Faults sandbox.Faults
+	// Receiver sets the receiver's failure injection; its Verifier is
+	// filled in.
+	Receiver webhook.ReceiverConfig
+	// Logger receives the sandbox's logs. Defaults to none.
+	Logger zerolog.Logger
+}
+
+// NewStack starts a sandbox and a receiver on loopback ports. Close stops
+// them.
+func NewStack(cfg StackConfig) (*Stack, error) {
+	if cfg.N <= 0 {
+		cfg.N = 1000
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	s := &Stack{}
+	var fixture bytes.Buffer
+	for e := range sample.Generate(cfg.N, cfg.Seed) {
+		s.Entries = append(s.Entries, e)
+	}
+	if err := sample.WriteFixture(&fixture, s.entrySeq); err != nil {
+		return nil, err
+	}
+	fx, err := sandbox.LoadFixture(&fixture)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Faults.Seed == 0 {
+		cfg.Faults.Seed = cfg.Seed
+	}
+	s.Sandbox, err = sandbox.New(sandbox.Config{
+		Credentials: map[string]string{SecretID: SecretKey}, Fixture: fx, Faults: cfg.Faults, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	addr, err := s.serve(s.Sandbox)
+	if err != nil {
+		return nil, err
+	}
+	s.SandboxURL = "http://" + addr + tencent.DefaultPath
+
+	if s.WebhookSecret, err = webhook.GenerateSecret(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	secret, err := webhook.ParseSecret(s.WebhookSecret)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	rcfg := cfg.Receiver
+	if rcfg.Verifier, err = webhook.NewVerifier(secret); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.Receiver, err = webhook.NewReceiver(rcfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if addr, err = s.serve(s.Receiver); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.ReceiverURL = "http://" + addr + "/hooks/realname"
+	return s, nil
+}
+
+func (s *Stack) entrySeq(yield func(sample.Entry) bool) {
+	for _, e := range s.Entries {
+		if !yield(e) {
+			return
+		}
+	}
+}
+
+// serve serves h on a fresh loopback port until Close.
+func (s *Stack) serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Println("demo: serve:", err)
+		}
+	}()
+	s.stops = append(s.stops, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	})
+	return ln.Addr().String(), nil
+}
+
+// Close stops the servers.
+func (s *Stack) Close() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
+}
+
+// Client returns a provider client for the sandbox.
+func (s *Stack) Client(cfg tencent.Config) (*tencent.Client, error) {
+	cfg.SecretID, cfg.SecretKey, cfg.Endpoint = SecretID, SecretKey, s.SandboxURL
+	return tencent.New(cfg)
+}
+
+// KindOf returns the kind of verification the demo runs for entry i: the
+// four kinds in turn.
+func KindOf(i int) string {
+	return [...]string{"idcard", "mobile3", "bankcard3", "bankcard4"}[i%4]
+}
+
+// actionOf maps a kind to its provider action.
+var actionOf = map[string]string{
+	"idcard":    tencent.ActionIDCardAuth,
+	"mobile3":   tencent.ActionMobileAuth3,
+	"bankcard3": tencent.ActionBankCard3Auth,
+	"bankcard4": tencent.ActionBankCardAuth4,
+}
+
+// Truth returns the class the sandbox's fixture says a kind of
+// verification of e must end with.
+func Truth(e sample.Entry, kind string) tencent.Class {
+	return tencent.ClassifyAuthCode(e.AuthCodes[actionOf[kind]])
+}
+
+// WebhookClient returns a delivery client that signs with the stack's
+// webhook secret.
+func (s *Stack) WebhookClient() (*webhook.Client, error) {
+	secret, err := webhook.ParseSecret(s.WebhookSecret)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := webhook.NewSigner(secret)
+	if err != nil {
+		return nil, err
+	}
+	return webhook.NewClient(webhook.ClientConfig{Signer: signer})
+}
