@@ -59,6 +59,11 @@ type Config struct {
 	// Timeout bounds one processing attempt of a job, waiting for a
 	// rate-limit token included. Defaults to 10m.
 	Timeout time.Duration
+	// ClaimTTL is how long the queue an order number was first enqueued to
+	// is remembered, so that a re-enqueue with another priority finds the
+	// job. Defaults to 30 days; keep it at least as long as the result
+	// retention.
+	ClaimTTL time.Duration
 	// Now returns the current time. Defaults to time.Now.
 	Now func() time.Time
 }
@@ -84,6 +89,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.MaxRetry = cmp.Or(cfg.MaxRetry, 10)
 	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Minute)
+	cfg.ClaimTTL = cmp.Or(cfg.ClaimTTL, 30*24*time.Hour)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -224,6 +230,12 @@ func (c *Client) EnqueueVerification(ctx context.Context, v task.Verification, p
 	if p == Bulk {
 		queue = task.QueueBulk
 	}
+	// asynq's task IDs are unique within a queue only: the claim makes an
+	// order number go to one queue, whichever priority a later enqueue asks.
+	queue, err := c.claim(ctx, v.OrderNo, queue)
+	if err != nil {
+		return nil, fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
+	}
 	t, err := task.NewVerifyTask(v, asynq.Queue(queue), asynq.MaxRetry(c.cfg.MaxRetry), asynq.Timeout(c.cfg.Timeout))
 	if err != nil {
 		return nil, err
@@ -239,6 +251,20 @@ func (c *Client) EnqueueVerification(ctx context.Context, v task.Verification, p
 	default:
 		return nil, fmt.Errorf("producer: enqueue order %s: %w", v.OrderNo, err)
 	}
+}
+
+// claimScript records the queue of an order number the first time it is
+// enqueued and returns the recorded queue every time.
+var claimScript = redis.NewScript(`
+local q = redis.call("GET", KEYS[1])
+if q then return q end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return ARGV[1]`)
+
+// claim returns the queue of orderNo: want, unless an earlier enqueue chose
+// another.
+func (c *Client) claim(ctx context.Context, orderNo identity.OrderNo, want string) (string, error) {
+	return claimScript.Run(ctx, c.cfg.Redis, []string{"realname:claim:" + string(orderNo)}, want, c.cfg.ClaimTTL.Milliseconds()).Text()
 }
 
 // describe fills in where an existing job is.

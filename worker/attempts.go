@@ -1,7 +1,10 @@
 package worker
 
 import (
+	"math/rand/v2"
+
 	"context"
+	"github.com/redis/go-redis/v9"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +53,29 @@ func parseAttempts(m map[string]string) (calls, possiblyBilled int) {
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// unlockScript deletes a job lock only if this run still holds it.
+var unlockScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0`)
+
+// lockJob takes the job's provider-call lock for InflightTTL and returns
+// its release; ok is false when another run holds it.
+func (w *Worker) lockJob(ctx context.Context, jobID string) (release func(), ok bool, err error) {
+	key := "realname:inflight:" + jobID
+	token := strconv.FormatUint(rand.Uint64(), 36)
+	ok, err = w.cfg.Redis.SetNX(ctx, key, token, w.cfg.InflightTTL).Result()
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return func() {
+		// The result is stored by now; the lock must go even if the task's
+		// context has ended.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = unlockScript.Run(ctx, w.cfg.Redis, []string{key}, token).Err()
+	}, true, nil
 }
 
 func isAlreadyPaused(err error) bool {

@@ -92,6 +92,22 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		log.Debug().Dur("waited", waited).Msg("rate limited")
 	}
 
+	// One run of a job calls the provider at a time: asynq can hand a task
+	// whose lease lapsed to a second worker while the first still runs.
+	release, ok, err := w.lockJob(ctx, jobID)
+	if err != nil {
+		return fmt.Errorf("lock job: %w", err)
+	}
+	if !ok {
+		return &retryLater{delay: time.Second, failure: false, reason: "another run of this job is calling the provider"}
+	}
+	defer release()
+	if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
+		return w.enqueueWebhook(ctx, log, v, res)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("look up result: %w", err)
+	}
+
 	// 3. Call. The attempt is counted first, so a crash after sending
 	// still shows in the job's attempts.
 	attempt, possiblyBilled := w.countAttempt(ctx, jobID, 0)

@@ -73,6 +73,11 @@ type Config struct {
 	// it waits in its paused queue until an operator resumes it. Defaults to
 	// 10s.
 	PausedRetryDelay time.Duration
+	// InflightTTL bounds how long one run of a job holds the lock that keeps
+	// a second run from calling the provider at the same time; a run that
+	// crashed releases it by expiry. Defaults to 2m; keep it above the
+	// provider timeout.
+	InflightTTL time.Duration
 	// RateLimit limits provider calls, per process and across processes.
 	RateLimit ratelimit.Config
 
@@ -119,6 +124,7 @@ func New(cfg Config) (*Worker, error) {
 	cfg.RetryCap = cmp.Or(cfg.RetryCap, 5*time.Minute)
 	cfg.ThrottleDelay = cmp.Or(cfg.ThrottleDelay, 2*time.Second)
 	cfg.PausedRetryDelay = cmp.Or(cfg.PausedRetryDelay, 10*time.Second)
+	cfg.InflightTTL = cmp.Or(cfg.InflightTTL, 2*time.Minute)
 	if len(cfg.WebhookSchedule) == 0 {
 		cfg.WebhookSchedule = webhook.DefaultSchedule
 	}
