@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/realname-io/realname/internal/demo"
+	"github.com/realname-io/realname/internal/redistest"
+	"github.com/realname-io/realname/internal/store"
+	"github.com/realname-io/realname/internal/task"
+	"github.com/realname-io/realname/producer"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the realname binary once for the package's tests.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "realname-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "realname")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build: %v", buildErr)
+	}
+	return binPath
+}
+
+// workerProc is a `realname worker` process.
+type workerProc struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	done chan error
+}
+
+func startWorkerProc(t *testing.T, env []string) *workerProc {
+	t.Helper()
+	cmd := exec.Command(binary(t), "worker")
+	cmd.Env = append(os.Environ(), env...)
+	p := &workerProc{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// TestWorkerProcesses runs two `realname worker` processes sharing one
+// rate limit, stops both with SIGTERM mid-batch, checks that no job was
+// lost, and lets a new process finish the batch.
+func TestWorkerProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	const limit = 15
+	db := redistest.New(t)
+	st, err := demo.NewStack(demo.StackConfig{N: 60, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	env := []string{
+		"REALNAME_REDIS_URL=" + db.URL(),
+		"REALNAME_TENCENT_SECRET_ID=" + demo.SecretID,
+		"REALNAME_TENCENT_SECRET_KEY=" + demo.SecretKey,
+		"REALNAME_TENCENT_ENDPOINT=" + st.SandboxURL,
+		"REALNAME_WEBHOOK_SECRET=" + st.WebhookSecret,
+		"REALNAME_WEBHOOK_URL=" + st.ReceiverURL,
+		"REALNAME_WEBHOOK_SCHEDULE=200ms,500ms,1s",
+		"REALNAME_RATE_LIMIT=" + strconv.Itoa(limit),
+		"REALNAME_CONCURRENCY=8",
+		"REALNAME_SHUTDOWN_TIMEOUT=10s",
+	}
+	rdb := db.Client(t)
+	results, _ := store.NewRedis(rdb, store.RedisConfig{})
+	prod, err := producer.New(producer.Config{Redis: rdb, Store: results})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+
+	procs := []*workerProc{startWorkerProc(t, env), startWorkerProc(t, env)}
+	for i, e := range st.Entries {
+		if _, err := prod.Enqueue(context.Background(), producer.Request{Kind: demo.KindOf(i), OrderNo: e.OrderNo,
+			Name: e.Name, IDNumber: e.IDNumber, Phone: e.Phone, BankCard: e.BankCard}, &producer.Opts{Priority: producer.Bulk}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	countResults := func() int {
+		n := 0
+		for _, e := range st.Entries {
+			if _, err := results.GetByOrderNo(context.Background(), e.OrderNo); err == nil {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for countResults() < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("workers answered %d jobs in 30s; logs:\n%s", countResults(), procs[0].logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, p := range procs {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range procs {
+		select {
+		case err := <-p.done:
+			p.done <- err // for the cleanup
+			if err != nil {
+				t.Fatalf("worker %d exited with %v after SIGTERM; logs:\n%s", i, err, p.logs)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("worker %d did not stop within 20s of SIGTERM", i)
+		}
+		if !strings.Contains(p.logs.String(), "worker stopped") {
+			t.Fatalf("worker %d did not shut down gracefully; logs:\n%s", i, p.logs)
+		}
+	}
+	done := countResults()
+	var waiting int
+	in := asynq.NewInspectorFromRedisClient(rdb)
+	info, err := in.GetQueueInfo(task.QueueBulk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting = info.Pending + info.Active + info.Scheduled + info.Retry
+	if done+waiting != 60 || info.Archived != 0 || done == 60 {
+		t.Fatalf("after SIGTERM: %d answered + %d waiting (%d archived), want 60 and some waiting", done, waiting, info.Archived)
+	}
+	t.Logf("SIGTERM with %d answered and %d waiting", done, waiting)
+
+	startWorkerProc(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := st.Receiver.WaitFor(ctx, 60); err != nil {
+		t.Fatalf("after restart: %d of 60 webhooks: %v", st.Receiver.Stats().Unique, err)
+	}
+	for i, e := range st.Entries {
+		res, err := results.GetByOrderNo(context.Background(), e.OrderNo)
+		if err != nil || res.Class != string(demo.Truth(e, demo.KindOf(i))) {
+			t.Fatalf("%s: %+v, %v", e.OrderNo, res, err)
+		}
+	}
+	stats := st.Sandbox.Stats()
+	if stats.Billed != 60 || stats.OrderNoReused != 0 {
+		t.Fatalf("sandbox meter %+v: want 60 billed once each", stats)
+	}
+	if stats.MaxPerSecond > limit+1 {
+		t.Fatalf("two worker processes made %d calls in one second, limit %d (+1)", stats.MaxPerSecond, limit)
+	}
+	for i, p := range procs {
+		for _, e := range st.Entries {
+			if strings.Contains(p.logs.String(), e.IDNumber) || strings.Contains(p.logs.String(), e.Name) {
+				t.Fatalf("worker %d logged personal data", i)
+			}
+		}
+	}
+}
+
+// TestQueueResume: `realname queue resume` unpauses the verification
+// queues an alarm paused.
+func TestQueueResume(t *testing.T) {
+	db := redistest.New(t)
+	in := asynq.NewInspectorFromRedisClient(db.Client(t))
+	for _, q := range task.VerifyQueues {
+		if err := in.PauseQueue(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := runCmd(t, "queue", "resume", "--redis-url", db.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range task.VerifyQueues {
+		if !strings.Contains(out, q+": resumed") {
+			t.Fatalf("output %q lacks %s resumed", out, q)
+		}
+	}
+	// Paused queues are what asynq skips; check through a fresh pause.
+	for _, q := range task.VerifyQueues {
+		if err := in.PauseQueue(q); err != nil {
+			t.Fatalf("%s still paused after resume: %v", q, err)
+		}
+	}
+}
