@@ -58,6 +58,12 @@ type Config struct {
 	// forward. Defaults to 1s: asynq's 5s would delay every retry by up to
 	// 5s.
 	TaskCheckInterval time.Duration
+	// PollInterval is how long an idle worker goroutine sleeps (on average)
+	// before it looks at the queues again: the added latency of a signup
+	// job arriving at an idle worker. Defaults to 200ms (asynq's 1s would
+	// keep a person waiting up to a second longer); each idle goroutine
+	// then asks Redis about 5 times a second.
+	PollInterval time.Duration
 
 	// JobDeadline bounds a job's life from enqueue: past it, a job that has
 	// no definitive answer ends with a final error. Defaults to 24h.
@@ -119,6 +125,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, 30*time.Second)
 	cfg.TaskCheckInterval = cmp.Or(cfg.TaskCheckInterval, time.Second)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, 200*time.Millisecond)
 	cfg.JobDeadline = cmp.Or(cfg.JobDeadline, 24*time.Hour)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, time.Second)
 	cfg.RetryCap = cmp.Or(cfg.RetryCap, 5*time.Minute)
@@ -151,6 +158,7 @@ func New(cfg Config) (*Worker, error) {
 		StrictPriority:           cfg.StrictPriority,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		DelayedTaskCheckInterval: cfg.TaskCheckInterval,
+		TaskCheckInterval:        cfg.PollInterval,
 		RetryDelayFunc:           w.retryDelay,
 		IsFailure:                isFailure,
 		Logger:                   asynqLogger{log.With().Str("component", "asynq").Logger()},

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,10 +19,14 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/realname-io/realname/internal/demo"
+	"github.com/realname-io/realname/internal/identity"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
+	"github.com/realname-io/realname/internal/tencent"
+	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
+	"github.com/realname-io/realname/worker"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
@@ -217,5 +223,83 @@ func TestQueueResume(t *testing.T) {
 		if err := in.PauseQueue(q); err != nil {
 			t.Fatalf("%s still paused after resume: %v", q, err)
 		}
+	}
+}
+
+// TestWebhookReplay: a webhook the receiver refused for good (410) stays
+// archived, and `realname webhook replay` delivers it again without a
+// second verification.
+func TestWebhookReplay(t *testing.T) {
+	db := redistest.New(t)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	st, err := demo.NewStack(demo.StackConfig{N: 2, Seed: 5, Receiver: webhook.ReceiverConfig{Status: func(string, int) int {
+		if refuse.Load() {
+			return http.StatusGone
+		}
+		return 0
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rdb := db.Client(t)
+	results, _ := store.NewRedis(rdb, store.RedisConfig{})
+	provider, _ := st.Client(tencent.Config{})
+	hooks, _ := st.WebhookClient()
+	w, err := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, Webhooks: hooks,
+		DefaultWebhookURL: st.ReceiverURL, TaskCheckInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	prod, _ := producer.New(producer.Config{Redis: rdb, Store: results})
+	defer prod.Close()
+	for i, e := range st.Entries {
+		if _, err := prod.Enqueue(ctx, producer.Request{Kind: demo.KindOf(i), OrderNo: e.OrderNo, Name: e.Name,
+			IDNumber: e.IDNumber, Phone: e.Phone, BankCard: e.BankCard}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := asynq.NewInspectorFromRedisClient(rdb)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := in.GetQueueInfo(task.QueueWebhook)
+		if err == nil && info.Archived == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhooks not archived after 410: %+v, %v", info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := st.Receiver.Stats(); s.Failed != 2 || s.Unique != 0 {
+		t.Fatalf("receiver %+v: want two refusals", s)
+	}
+
+	refuse.Store(false)
+	jobID := task.JobID(identity.OrderNo(st.Entries[0].OrderNo))
+	out, err := runCmd(t, "webhook", "replay", "--redis-url", db.URL(), "--job", jobID)
+	if err != nil || !strings.Contains(out, "queued for delivery again") {
+		t.Fatalf("replay one: %q, %v", out, err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := st.Receiver.WaitFor(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCmd(t, "webhook", "replay", "--redis-url", db.URL())
+	if err != nil || !strings.Contains(out, "1 webhooks queued") {
+		t.Fatalf("replay all: %q, %v", out, err)
+	}
+	if err := st.Receiver.WaitFor(wctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Sandbox.Stats(); s.Calls != 2 {
+		t.Fatalf("%d provider calls for 2 jobs: a replay re-ran a verification", s.Calls)
 	}
 }

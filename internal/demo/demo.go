@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	sched, _ := webhook.ParseSchedule("200ms,500ms,1s,2s,5s")
 	w, err := worker.New(worker.Config{
 		Redis: cfg.Redis, Provider: provider, Store: results, Webhooks: hooks,
-		Concurrency: cfg.Concurrency, TaskCheckInterval: 100 * time.Millisecond,
+		Concurrency: cfg.Concurrency, TaskCheckInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond,
 		RetryBase: 50 * time.Millisecond, RetryCap: time.Second, ThrottleDelay: 200 * time.Millisecond,
 		RateLimit:       ratelimit.Config{Rate: cfg.RateLimit, Burst: max(1, cfg.RateLimit/20)},
 		WebhookSchedule: sched, DefaultWebhookURL: st.ReceiverURL, ShutdownTimeout: 5 * time.Second,
