@@ -32,7 +32,7 @@ type bundle struct {
 
 // setup starts a sandbox on loopback with a fixture of n generated
 // identities, and the given faults.
-func setup(t *testing.T, n int, faults sandbox.Faults) *bundle {
+func setup(t testing.TB, n int, faults sandbox.Faults) *bundle {
 	t.Helper()
 	var entries []sample.Entry
 	var fixture bytes.Buffer
@@ -61,7 +61,7 @@ func setup(t *testing.T, n int, faults sandbox.Faults) *bundle {
 	return &bundle{sb: sb, url: srv.URL + tencent.DefaultPath, entries: entries}
 }
 
-func (b *bundle) client(t *testing.T, cfg tencent.Config) *tencent.Client {
+func (b *bundle) client(t testing.TB, cfg tencent.Config) *tencent.Client {
 	t.Helper()
 	if cfg.SecretID == "" {
 		cfg.SecretID = secretID
@@ -81,7 +81,7 @@ func (b *bundle) client(t *testing.T, cfg tencent.Config) *tencent.Client {
 
 // request builds the typed request of action for a generated entry,
 // through the validators, as the worker does.
-func request(t *testing.T, action string, e sample.Entry, orderSuffix string) tencent.Request {
+func request(t testing.TB, action string, e sample.Entry, orderSuffix string) tencent.Request {
 	t.Helper()
 	order, err1 := identity.ParseOrderNo(e.OrderNo + orderSuffix)
 	name, err2 := identity.ParseName(e.Name)
