@@ -28,7 +28,7 @@ func (w *Worker) countAttempt(ctx context.Context, jobID string, billed int) (ca
 		field = "unknown"
 	}
 	pipe.HIncrBy(ctx, key, field, 1)
-	pipe.Expire(ctx, key, w.cfg.JobDeadline+24*time.Hour)
+	pipe.Expire(ctx, key, attemptsRetention)
 	all := pipe.HGetAll(ctx, key)
 	if _, err := pipe.Exec(ctx); err != nil {
 		w.log.Warn().Err(err).Msg("could not count attempt")
@@ -81,3 +81,11 @@ func (w *Worker) lockJob(ctx context.Context, jobID string) (release func(), ok 
 func isAlreadyPaused(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "already paused")
 }
+
+func isNotPaused(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "not paused")
+}
+
+// attemptsRetention is how long a job's call counts are kept: as long as
+// an order number's claim, so the per-order cap holds across re-submissions.
+const attemptsRetention = 30 * 24 * time.Hour

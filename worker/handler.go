@@ -10,6 +10,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/realname-io/realname/internal/batch"
+	"github.com/realname-io/realname/internal/cache"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/internal/tencent"
@@ -44,6 +46,8 @@ type EventData struct {
 	Message  string `json:"message,omitempty"`
 	Error    string `json:"error,omitempty"`
 	Attempts int    `json:"attempts"`
+	// Cached is true when the answer came from the result cache.
+	Cached bool `json:"cached,omitempty"`
 	// CompletedAt is when the result was stored.
 	CompletedAt time.Time `json:"completedAt"`
 }
@@ -68,19 +72,53 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// costs nothing: make sure its webhook exists and stop.
 	if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
 		log.Debug().Msg("result already stored")
-		return w.enqueueWebhook(ctx, log, v, res)
+		return w.announce(ctx, log, v, res)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("look up result: %w", err)
+	}
+
+	// A job of a cancelled batch that has not reached the provider ends
+	// here, without a call.
+	if v.Batch != "" {
+		state, err := w.batches.State(ctx, v.Batch)
+		if err != nil {
+			return fmt.Errorf("batch state: %w", err)
+		}
+		if state == batch.StateCancelled {
+			res := w.newResult(v, jobID, 0, 0)
+			res.Class = batch.ClassCancelled
+			res.Error = "batch cancelled before the provider was called"
+			return w.finish(ctx, log, v, res)
+		}
+	}
+
+	// The same kind and identity answered within the cache period is
+	// answered again without a call (and without a rate-limit token).
+	if w.cfg.Cache != nil {
+		if e, ok, err := w.cfg.Cache.Get(ctx, v); err != nil {
+			log.Warn().Err(err).Msg("result cache unavailable; calling the provider")
+		} else if ok {
+			log.Info().Str("class", e.Class).Msg("answered from the result cache")
+			res := w.newResult(v, jobID, 0, 0)
+			res.Class, res.Action, res.AuthCode, res.Message, res.Cached = e.Class, e.Action, e.AuthCode, e.Message, true
+			return w.finish(ctx, log, v, res)
+		}
 	}
 
 	if w.pastDeadline(v) {
 		return w.finishError(ctx, log, v, jobID, "job deadline passed without a definitive answer")
 	}
+	// A cap on calls per order number: a caller re-submitting an order
+	// cannot run up a bill, whatever happens to its retries.
+	if calls, _ := w.attempts(ctx, jobID); calls >= w.cfg.MaxAttemptsPerOrder {
+		return w.finishError(ctx, log, v, jobID, fmt.Sprintf("attempt cap reached: %d provider calls for this order number", calls))
+	}
 
 	// 2. Wait for a token. A stop while waiting hands the job back; it
 	// is not a failure.
 	waitCtx, cancel := w.untilStopping(ctx)
-	waited, err := w.limiter.Wait(waitCtx)
+	queue, _ := asynq.GetQueueName(ctx)
+	waited, err := w.waitToken(waitCtx, queue == task.QueueBulk)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -103,9 +141,16 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	}
 	defer release()
 	if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
-		return w.enqueueWebhook(ctx, log, v, res)
+		return w.announce(ctx, log, v, res)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("look up result: %w", err)
+	}
+
+	// The daily budget: over it, the job's queue pauses until tomorrow.
+	if over, err := w.spendBudget(ctx, queue, log); err != nil {
+		return err
+	} else if over {
+		return &retryLater{delay: w.cfg.PausedRetryDelay, failure: false, reason: "daily budget of provider calls reached: queue paused"}
 	}
 
 	// 3. Call. The attempt is counted first, so a crash after sending
@@ -124,6 +169,12 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		res.Action = answer.Action
 		res.AuthCode = answer.AuthCode
 		res.Message = answer.Message
+		if w.cfg.Cache != nil && answer.Class != tencent.ClassBadRequest {
+			e := cache.Entry{Class: res.Class, Action: res.Action, AuthCode: res.AuthCode, Message: res.Message, At: time.Now()}
+			if err := w.cfg.Cache.Put(ctx, v, e); err != nil {
+				log.Warn().Err(err).Msg("could not cache the answer")
+			}
+		}
 		return w.finish(ctx, log, v, res)
 	}
 
@@ -198,7 +249,67 @@ func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verifica
 			return fmt.Errorf("read stored result: %w", err)
 		}
 	}
-	return w.enqueueWebhook(sctx, log, v, res)
+	return w.announce(sctx, log, v, res)
+}
+
+// announce tells the world a job has its result, after it is stored: the
+// batch counts it (once, however often this runs), the job's webhook is
+// enqueued (once, by its task ID), and the batch's completion event when
+// this job completed the batch. Jobs of a cancelled batch get no webhook of
+// their own: the batch's event counts them.
+func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result) error {
+	if v.Batch != "" {
+		completed, err := w.batches.Record(ctx, v.Batch, v.BatchSeq, res.Class, res.Cached)
+		if err != nil {
+			return err
+		}
+		if completed {
+			if err := w.announceBatch(ctx, log, v.Batch); err != nil {
+				return err
+			}
+		}
+	}
+	if res.Class == batch.ClassCancelled {
+		return nil
+	}
+	return w.enqueueWebhook(ctx, log, v, res)
+}
+
+// announceBatch enqueues the batch.completed event of a batch that has just
+// completed.
+func (w *Worker) announceBatch(ctx context.Context, log zerolog.Logger, name string) error {
+	return AnnounceBatch(ctx, w.client, w.batches, name, w.cfg.DefaultWebhookURL, w.cfg.WebhookSchedule, w.cfg.WebhookRetention, log)
+}
+
+// AnnounceBatch enqueues the batch.completed event of a completed batch to
+// its callback URL, or defaultURL. Whoever completed the batch (a worker,
+// or the enqueue command sealing a batch whose jobs were all done) calls
+// it; the event's task ID makes a second call a no-op.
+func AnnounceBatch(ctx context.Context, client *asynq.Client, batches *batch.Store, name, defaultURL string,
+	sched webhook.Schedule, retention time.Duration, log zerolog.Logger) error {
+	st, err := batches.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("batch", name).Int64("total", st.Total).Interface("by_class", st.ByClass).Msg("batch completed")
+	url := st.CallbackURL
+	if url == "" {
+		url = defaultURL
+	}
+	if url == "" {
+		return nil
+	}
+	if len(sched) == 0 {
+		sched = webhook.DefaultSchedule
+	}
+	t, err := batch.CompletedTask(st, url, asynq.MaxRetry(sched.MaxRetry()), asynq.Retention(max(retention, time.Hour)))
+	if err != nil {
+		return err
+	}
+	if _, err := client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue batch event: %w", err)
+	}
+	return nil
 }
 
 // enqueueWebhook schedules the result's event. Its task ID is derived from
@@ -214,7 +325,7 @@ func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.
 	body, err := json.Marshal(Event{Type: EventVerificationCompleted, Timestamp: res.CompletedAt, Data: EventData{
 		JobID: res.JobID, OrderNo: res.OrderNo, Kind: res.Kind, Batch: res.Batch, Class: res.Class,
 		Provider: res.Provider, Code: res.Code, AuthCode: res.AuthCode, Message: res.Message, Error: res.Error,
-		Attempts: res.Attempts, CompletedAt: res.CompletedAt,
+		Attempts: res.Attempts, Cached: res.Cached, CompletedAt: res.CompletedAt,
 	}})
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)

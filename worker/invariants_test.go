@@ -163,28 +163,42 @@ func TestWebhookRetriesNeverReverify(t *testing.T) {
 }
 
 // TestExhaustedRetriesEndWithError: a job that never gets a definitive
-// answer ends with an error result and its webhook, not in limbo.
+// answer ends with an error result and its webhook, not in limbo: when its
+// retries run out, or earlier when the per-order cap on calls is reached.
 func TestExhaustedRetriesEndWithError(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{n: 3, faults: sandbox.Faults{HTTP5xxRate: 1}})
-	b.startWorker(t, b.config(t, nil))
-	for i, e := range b.stack.Entries {
-		if _, err := b.prod.Enqueue(context.Background(), b.request(i, e), nil); err != nil {
-			t.Fatal(err)
-		}
+	cases := []struct {
+		name     string
+		cap      int
+		attempts int
+		reason   string
+	}{
+		// MaxRetry is 15 in setup: 16 attempts.
+		{"retries run out", 100, 16, "last failure transient"},
+		{"per-order cap", 5, 5, "attempt cap reached"},
 	}
-	b.waitWebhooks(t, 60*time.Second)
-	for _, e := range b.stack.Entries {
-		res, err := b.store.GetByOrderNo(context.Background(), e.OrderNo)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// MaxRetry 15 in setup: 16 attempts.
-		if res.Class != store.ClassError || res.Attempts != 16 || !strings.Contains(res.Error, "transient") {
-			t.Fatalf("result %+v: want class error after 16 attempts", res)
-		}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{n: 3, faults: sandbox.Faults{HTTP5xxRate: 1}})
+			b.startWorker(t, b.config(t, func(c *worker.Config) { c.MaxAttemptsPerOrder = tc.cap }))
+			b.enqueueAll(t, producer.Signup)
+			b.waitWebhooks(t, 60*time.Second)
+			for _, e := range b.stack.Entries {
+				res, err := b.store.GetByOrderNo(context.Background(), e.OrderNo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Class != store.ClassError || res.Attempts != tc.attempts || !strings.Contains(res.Error, tc.reason) {
+					t.Fatalf("result %+v: want class error after %d attempts (%s)", res, tc.attempts, tc.reason)
+				}
+			}
+			if s := b.stack.Sandbox.Stats(); s.Calls != int64(3*tc.attempts) {
+				t.Fatalf("%d provider calls, want %d", s.Calls, 3*tc.attempts)
+			}
+			b.checkLogs(t)
+		})
 	}
-	b.checkLogs(t)
 }
 
 // TestSharedRateLimit: two workers, each allowed the whole limit locally,

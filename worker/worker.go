@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/realname-io/realname/internal/batch"
+	"github.com/realname-io/realname/internal/cache"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
@@ -42,14 +45,20 @@ type Config struct {
 	// only stored.
 	Webhooks *webhook.Client
 
-	// Concurrency is the number of tasks processed at once. Defaults to 20.
+	// Concurrency is the number of signup verifications and webhook
+	// deliveries processed at once. Defaults to 20.
 	Concurrency int
-	// Queues maps queue names to priority weights. Defaults to signup 6,
-	// webhooks 3, bulk 1: a draining batch gets a tenth of the workers'
-	// attention while signups wait.
-	Queues map[string]int
-	// StrictPriority serves a lower-priority queue only when every higher
-	// one is empty. Defaults to false (weighted).
+	// BulkConcurrency is the number of bulk verifications processed at
+	// once, by a pool of their own: a draining batch never takes the
+	// goroutines a signup needs. Defaults to 10; set a negative value for
+	// a worker that serves no bulk jobs.
+	BulkConcurrency int
+	// BulkRateShare is the share of RateLimit.Rate that bulk jobs may use,
+	// so that signups find a token at once while a batch drains. Defaults
+	// to 0.9.
+	BulkRateShare float64
+	// StrictPriority serves webhooks only when no signup job waits.
+	// Defaults to false (weighted: signup 2, webhooks 1).
 	StrictPriority bool
 	// ShutdownTimeout is how long in-flight calls may take to finish after a
 	// stop before they are handed back to the queue. Defaults to 30s.
@@ -86,6 +95,19 @@ type Config struct {
 	InflightTTL time.Duration
 	// RateLimit limits provider calls, per process and across processes.
 	RateLimit ratelimit.Config
+	// Cache answers a verification from an earlier one of the same kind
+	// and identity. Nil disables it.
+	Cache *cache.Cache
+	// DailyBudget caps provider calls per day (Asia/Shanghai). When it is
+	// reached the bulk queue pauses, with an alarm, until the next day.
+	// Defaults to 0: no cap.
+	DailyBudget int
+	// BudgetStopsSignup pauses the signup queue too when the budget is
+	// reached. Defaults to false: signups go on.
+	BudgetStopsSignup bool
+	// MaxAttemptsPerOrder caps provider calls for one order number.
+	// Defaults to 12.
+	MaxAttemptsPerOrder int
 
 	// DefaultWebhookURL receives the events of jobs enqueued without a
 	// callback URL. Defaults to none.
@@ -105,13 +127,16 @@ type Config struct {
 
 // Worker processes verification and webhook tasks.
 type Worker struct {
-	cfg       Config
-	log       zerolog.Logger
-	srv       *asynq.Server
-	client    *asynq.Client
-	inspector *asynq.Inspector
-	limiter   *ratelimit.Limiter
-	stopping  chan struct{}
+	cfg         Config
+	log         zerolog.Logger
+	srv         *asynq.Server // signup and webhooks
+	bulkSrv     *asynq.Server // bulk; nil when BulkConcurrency < 0
+	client      *asynq.Client
+	inspector   *asynq.Inspector
+	limiter     *ratelimit.Limiter
+	bulkLimiter *ratelimit.Limiter // nil: bulk uses limiter alone
+	batches     *batch.Store
+	stopping    chan struct{}
 }
 
 // New returns a Worker for cfg after filling in defaults and validating it.
@@ -120,9 +145,12 @@ func New(cfg Config) (*Worker, error) {
 		return nil, errors.New("worker: Redis, Provider and Store are required")
 	}
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 20)
-	if len(cfg.Queues) == 0 {
-		cfg.Queues = map[string]int{task.QueueSignup: 6, task.QueueWebhook: 3, task.QueueBulk: 1}
+	cfg.BulkConcurrency = cmp.Or(cfg.BulkConcurrency, 10)
+	cfg.BulkRateShare = cmp.Or(cfg.BulkRateShare, 0.9)
+	if cfg.BulkRateShare < 0 || cfg.BulkRateShare > 1 {
+		return nil, errors.New("worker: BulkRateShare must be within (0, 1]")
 	}
+	cfg.MaxAttemptsPerOrder = cmp.Or(cfg.MaxAttemptsPerOrder, 12)
 	cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, 30*time.Second)
 	cfg.TaskCheckInterval = cmp.Or(cfg.TaskCheckInterval, time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 200*time.Millisecond)
@@ -150,20 +178,35 @@ func New(cfg Config) (*Worker, error) {
 		client:    asynq.NewClientFromRedisClient(cfg.Redis),
 		inspector: asynq.NewInspectorFromRedisClient(cfg.Redis),
 		limiter:   limiter,
+		batches:   batch.New(cfg.Redis),
 		stopping:  make(chan struct{}),
 	}
-	w.srv = asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
-		Concurrency:              cfg.Concurrency,
-		Queues:                   cfg.Queues,
-		StrictPriority:           cfg.StrictPriority,
-		ShutdownTimeout:          cfg.ShutdownTimeout,
-		DelayedTaskCheckInterval: cfg.TaskCheckInterval,
-		TaskCheckInterval:        cfg.PollInterval,
-		RetryDelayFunc:           w.retryDelay,
-		IsFailure:                isFailure,
-		Logger:                   asynqLogger{log.With().Str("component", "asynq").Logger()},
-		// Errors are logged by the handlers with their context.
-	})
+	if bulkRate := int(float64(cfg.RateLimit.Rate) * cfg.BulkRateShare); cfg.RateLimit.Rate > 0 && cfg.BulkRateShare < 1 {
+		w.bulkLimiter, err = ratelimit.New(cfg.Redis, ratelimit.Config{
+			Rate: max(1, bulkRate), Burst: cfg.RateLimit.Burst, Key: cmp.Or(cfg.RateLimit.Key, ratelimit.DefaultKey) + ":bulk",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+	}
+	server := func(concurrency int, queues map[string]int) *asynq.Server {
+		return asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
+			Concurrency:              concurrency,
+			Queues:                   queues,
+			StrictPriority:           cfg.StrictPriority,
+			ShutdownTimeout:          cfg.ShutdownTimeout,
+			DelayedTaskCheckInterval: cfg.TaskCheckInterval,
+			TaskCheckInterval:        cfg.PollInterval,
+			RetryDelayFunc:           w.retryDelay,
+			IsFailure:                isFailure,
+			Logger:                   asynqLogger{log.With().Str("component", "asynq").Logger()},
+			// Errors are logged by the handlers with their context.
+		})
+	}
+	w.srv = server(cfg.Concurrency, map[string]int{task.QueueSignup: 2, task.QueueWebhook: 1})
+	if cfg.BulkConcurrency > 0 {
+		w.bulkSrv = server(cfg.BulkConcurrency, map[string]int{task.QueueBulk: 1})
+	}
 	return w, nil
 }
 
@@ -183,16 +226,52 @@ func (w *Worker) Handler() asynq.Handler {
 // in-flight provider calls finish for up to ShutdownTimeout, and hands back
 // whatever is still running after that. It does not close Config.Redis.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.srv.Start(w.Handler()); err != nil {
+	h := w.Handler()
+	if err := w.srv.Start(h); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
-	w.log.Info().Int("concurrency", w.cfg.Concurrency).Interface("queues", w.cfg.Queues).Msg("worker started")
+	if w.bulkSrv != nil {
+		if err := w.bulkSrv.Start(h); err != nil {
+			w.srv.Shutdown()
+			return fmt.Errorf("worker: start bulk pool: %w", err)
+		}
+	}
+	budgetDone := make(chan struct{})
+	go func() { defer close(budgetDone); w.resumeAfterBudget(ctx) }()
+	w.log.Info().Int("concurrency", w.cfg.Concurrency).Int("bulk_concurrency", max(0, w.cfg.BulkConcurrency)).
+		Int("rate_limit", w.cfg.RateLimit.Rate).Int("daily_budget", w.cfg.DailyBudget).Bool("cache", w.cfg.Cache != nil).
+		Msg("worker started")
 	<-ctx.Done()
 	w.log.Info().Msg("worker stopping")
 	close(w.stopping)
-	w.srv.Shutdown()
+	// Both pools stop taking tasks at once; each then waits for its
+	// in-flight calls (up to ShutdownTimeout) and hands back the rest.
+	var wg sync.WaitGroup
+	for _, srv := range []*asynq.Server{w.srv, w.bulkSrv} {
+		if srv != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); srv.Shutdown() }()
+		}
+	}
+	wg.Wait()
+	<-budgetDone
 	w.log.Info().Msg("worker stopped")
 	return nil
+}
+
+// waitToken waits for a provider call token: bulk jobs first from their
+// share of the rate, then from the whole.
+func (w *Worker) waitToken(ctx context.Context, bulk bool) (time.Duration, error) {
+	var waited time.Duration
+	if bulk && w.bulkLimiter != nil {
+		d, err := w.bulkLimiter.Wait(ctx)
+		waited += d
+		if err != nil {
+			return waited, err
+		}
+	}
+	d, err := w.limiter.Wait(ctx)
+	return waited + d, err
 }
 
 // retryLater is a handler error that asks for a retry after a set delay,

@@ -52,9 +52,14 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 		if err != nil {
 			return err
 		}
+		resultCache, err := wc.Cache(rdb)
+		if err != nil {
+			return err
+		}
 		w, err := worker.New(worker.Config{
-			Redis: rdb, Provider: provider, Store: st, Webhooks: hooks,
-			Concurrency: wc.Concurrency, StrictPriority: wc.StrictPriority,
+			Redis: rdb, Provider: provider, Store: st, Webhooks: hooks, Cache: resultCache,
+			Concurrency: wc.Concurrency, BulkConcurrency: wc.BulkConcurrency, StrictPriority: wc.StrictPriority,
+			DailyBudget: wc.DailyBudget, BudgetStopsSignup: wc.BudgetStopsSignup, MaxAttemptsPerOrder: wc.MaxAttemptsPerOrder,
 			ShutdownTimeout: wc.ShutdownTimeout, JobDeadline: wc.JobDeadline,
 			RateLimit: wc.RateLimitConfig(), DefaultWebhookURL: hc.DefaultURL, WebhookSchedule: sched,
 			Logger: &g.log,

@@ -5,8 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
+	"github.com/realname-io/realname/internal/cache"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
@@ -98,6 +100,18 @@ type Worker struct {
 	JobDeadline time.Duration
 	// StrictPriority defaults to false.
 	StrictPriority bool
+	// BulkConcurrency defaults to 10.
+	BulkConcurrency int
+	// DailyBudget caps provider calls per day; 0 (the default) is no cap.
+	DailyBudget int
+	// BudgetStopsSignup defaults to false.
+	BudgetStopsSignup bool
+	// MaxAttemptsPerOrder defaults to 12.
+	MaxAttemptsPerOrder int
+	// CacheSecret keys the result cache; the cache is off without it.
+	CacheSecret Secret
+	// CacheTTL defaults to 168h (7 days).
+	CacheTTL time.Duration
 }
 
 // BindWorker registers the worker settings on fs.
@@ -109,8 +123,27 @@ func BindWorker(fs *pflag.FlagSet, getenv Getenv) (*Worker, func() error) {
 	b.integer(&c.LocalRateLimit, "local-rate-limit", 0, "provider calls per second of this process (0: same as --rate-limit)")
 	b.duration(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may finish on stop")
 	b.duration(&c.JobDeadline, "job-deadline", 24*time.Hour, "a job without an answer this long after enqueue ends with an error")
-	b.boolean(&c.StrictPriority, "strict-priority", false, "serve the bulk queue only when the signup queue is empty")
+	b.boolean(&c.StrictPriority, "strict-priority", false, "serve webhooks only when no signup job waits")
+	b.integer(&c.BulkConcurrency, "bulk-concurrency", 10, "bulk verifications processed at once, in a pool of their own")
+	b.integer(&c.DailyBudget, "daily-budget", 0, "provider calls per day (CST); reached, the bulk queue pauses (0: no cap)")
+	b.boolean(&c.BudgetStopsSignup, "budget-stops-signup", false, "pause the signup queue too when the daily budget is reached")
+	b.integer(&c.MaxAttemptsPerOrder, "max-attempts-per-order", 12, "provider calls allowed for one order number")
+	b.secret(&c.CacheSecret, "cache-secret", "the result cache's key (at least 16 bytes; the cache is off without it)")
+	b.duration(&c.CacheTTL, "cache-ttl", 7*24*time.Hour, "how long an answer is reused for the same kind and identity")
 	return c, b.err
+}
+
+// Cache returns the result cache, or nil when no secret is configured.
+func (c *Worker) Cache(rdb redis.UniversalClient) (*cache.Cache, error) {
+	secret, err := c.CacheSecret.Value()
+	if err != nil || secret == "" {
+		return nil, err
+	}
+	ch, err := cache.New(rdb, cache.Config{Secret: []byte(secret), TTL: c.CacheTTL})
+	if err != nil {
+		return nil, fmt.Errorf("config: REALNAME_CACHE_SECRET: %w", err)
+	}
+	return ch, nil
 }
 
 // RateLimitConfig returns the limiter configuration.

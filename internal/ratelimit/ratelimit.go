@@ -20,6 +20,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// DefaultKey names the shared limit in Redis when Config.Key is empty.
+const DefaultKey = "realname:provider:tencent-v2"
+
 // Config configures a Limiter.
 type Config struct {
 	// Rate is the number of calls per second allowed across all processes
@@ -52,7 +55,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 	if cfg.Rate < 0 || cfg.LocalRate < 0 {
 		return nil, errors.New("ratelimit: rates must not be negative")
 	}
-	l := &Limiter{key: cmp.Or(cfg.Key, "realname:provider:tencent-v2")}
+	l := &Limiter{key: cmp.Or(cfg.Key, DefaultKey)}
 	local := cmp.Or(cfg.LocalRate, float64(cfg.Rate))
 	if local > 0 {
 		l.local = rate.NewLimiter(rate.Limit(local), cmp.Or(cfg.LocalBurst, 1))

@@ -50,6 +50,9 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Attempts is how many provider calls the job made.
 	Attempts int `json:"attempts"`
+	// Cached is true when the answer came from the result cache: an
+	// earlier verification of the same kind and identity, no provider call.
+	Cached bool `json:"cached,omitempty"`
 	// PossiblyBilled counts calls that were sent but got no answer, which the
 	// provider may have billed.
 	PossiblyBilled int `json:"possiblyBilled,omitempty"`

@@ -105,6 +105,9 @@ type Verification struct {
 	CallbackURL string
 	// Batch names the bulk batch the job belongs to; empty for signup jobs.
 	Batch string
+	// BatchSeq numbers the job within its batch, so that the batch counts
+	// it once whatever its retries.
+	BatchSeq int64
 	// EnqueuedAt is when the producer accepted the job; the per-job deadline
 	// counts from it.
 	EnqueuedAt time.Time
@@ -158,6 +161,7 @@ type wireVerification struct {
 	BankCard    string `json:"bankCardNumber,omitempty"`
 	CallbackURL string `json:"callbackUrl,omitempty"`
 	Batch       string `json:"batch,omitempty"`
+	BatchSeq    int64  `json:"batchSeq,omitempty"`
 	EnqueuedAt  int64  `json:"enqueuedAt"`
 }
 
@@ -183,6 +187,7 @@ func EncodeVerification(v Verification) ([]byte, error) {
 		BankCard:    v.BankCard.Reveal(),
 		CallbackURL: v.CallbackURL,
 		Batch:       v.Batch,
+		BatchSeq:    v.BatchSeq,
 		EnqueuedAt:  v.EnqueuedAt.UnixMilli(),
 	})
 }
@@ -198,7 +203,7 @@ func DecodeVerification(b []byte) (Verification, error) {
 	if w.V != payloadVersion {
 		return Verification{}, fmt.Errorf("%w: version %d, want %d", ErrPayload, w.V, payloadVersion)
 	}
-	v := Verification{Kind: w.Kind, CallbackURL: w.CallbackURL, Batch: w.Batch, EnqueuedAt: time.UnixMilli(w.EnqueuedAt)}
+	v := Verification{Kind: w.Kind, CallbackURL: w.CallbackURL, Batch: w.Batch, BatchSeq: w.BatchSeq, EnqueuedAt: time.UnixMilli(w.EnqueuedAt)}
 	var err error
 	if v.OrderNo, err = identity.ParseOrderNo(w.OrderNo); err != nil {
 		return Verification{}, fmt.Errorf("%w: %w", ErrPayload, err)

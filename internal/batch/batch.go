@@ -1,0 +1,361 @@
+// Package batch keeps the record of a bulk re-verification batch in Redis:
+// how many rows were read, enqueued, already present and rejected, how many
+// jobs are done and with which class, and whether the batch is open, sealed
+// (every row read), cancelled or completed.
+//
+// Workers count each job once, whatever its retries and re-runs: a bitmap
+// of the batch's job sequence numbers makes counting idempotent, and the
+// update that brings the count to the total is the one, and only one, that
+// completes the batch and sends its batch.completed event.
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/realname-io/realname/internal/task"
+)
+
+// States of a batch.
+const (
+	// StateOpen: rows are still being enqueued.
+	StateOpen = "open"
+	// StateSealed: every row has been read; jobs are draining.
+	StateSealed = "sealed"
+	// StateCancelled: jobs not yet started are answered as cancelled.
+	StateCancelled = "cancelled"
+	// StateCompleted: every job has its result.
+	StateCompleted = "completed"
+)
+
+// ClassCancelled is the result class of a job of a cancelled batch that
+// never reached the provider.
+const ClassCancelled = "cancelled"
+
+// ErrNotFound is returned for a batch that does not exist.
+var ErrNotFound = errors.New("batch: not found")
+
+// ErrName is returned for a batch name that is empty or has characters
+// outside [A-Za-z0-9_.:-], or is longer than 64.
+var ErrName = errors.New("batch: name must be 1-64 characters of A-Z a-z 0-9 _ . : -")
+
+// Status is a batch's record.
+type Status struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	State string `json:"state"`
+	// CallbackURL receives the batch.completed event; empty means the
+	// workers' default endpoint.
+	CallbackURL string `json:"callbackUrl,omitempty"`
+	// Read counts rows read from input, Rejected the invalid ones, Present
+	// those whose order number was enqueued before (by this batch's earlier
+	// runs or otherwise), and Total the jobs this batch enqueued.
+	Read     int64 `json:"read"`
+	Rejected int64 `json:"rejected"`
+	Present  int64 `json:"present"`
+	Total    int64 `json:"total"`
+	// Done counts jobs with a final result, cancelled ones included.
+	Done int64 `json:"done"`
+	// ByClass counts done jobs by result class.
+	ByClass map[string]int64 `json:"byClass"`
+	// Cached counts results answered from the result cache.
+	Cached      int64     `json:"cached"`
+	CreatedAt   time.Time `json:"createdAt"`
+	CompletedAt time.Time `json:"completedAt,omitzero"`
+}
+
+// Store reads and writes batch records.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// New returns a Store on rdb.
+func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb, prefix: "realname:"} }
+
+// ValidName reports whether name is usable as a batch name.
+func ValidName(name string) error {
+	if name == "" || len(name) > 64 {
+		return ErrName
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
+			return ErrName
+		}
+	}
+	return nil
+}
+
+func (s *Store) key(name string) string  { return s.prefix + "batch:" + name }
+func (s *Store) seen(name string) string { return s.prefix + "batch:" + name + ":seen" }
+func (s *Store) jobs(name string) string { return s.prefix + "batch:" + name + ":jobs" }
+func (s *Store) indexKey() string        { return s.prefix + "batches" }
+
+// Open creates the batch, or returns the existing one when a run resumes
+// it. A batch is of one kind: reopening it with another kind is an error,
+// and so is reopening a cancelled or completed batch.
+func (s *Store) Open(ctx context.Context, name, kind, callbackURL string) (*Status, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	pipe := s.rdb.TxPipeline()
+	pipe.HSetNX(ctx, s.key(name), "kind", kind)
+	pipe.HSetNX(ctx, s.key(name), "state", StateOpen)
+	pipe.HSetNX(ctx, s.key(name), "createdAt", now.UnixMilli())
+	if callbackURL != "" {
+		pipe.HSet(ctx, s.key(name), "callbackUrl", callbackURL)
+	}
+	pipe.ZAddNX(ctx, s.indexKey(), redis.Z{Score: float64(now.UnixMilli()), Member: name})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("batch %s: open: %w", name, err)
+	}
+	st, err := s.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if st.Kind != kind {
+		return nil, fmt.Errorf("batch %s is of kind %s, not %s", name, st.Kind, kind)
+	}
+	switch st.State {
+	case StateCancelled, StateCompleted:
+		return nil, fmt.Errorf("batch %s is %s; use another batch name", name, st.State)
+	case StateSealed:
+		// A new run of a finished read: it may add rows.
+		if err := s.rdb.HSet(ctx, s.key(name), "state", StateOpen).Err(); err != nil {
+			return nil, err
+		}
+		st.State = StateOpen
+	}
+	return st, nil
+}
+
+// Get returns a batch's record.
+func (s *Store) Get(ctx context.Context, name string) (*Status, error) {
+	m, err := s.rdb.HGetAll(ctx, s.key(name)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", name, err)
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	st := &Status{Name: name, Kind: m["kind"], State: m["state"], CallbackURL: m["callbackUrl"], ByClass: map[string]int64{}}
+	num := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
+	st.Read, st.Rejected, st.Present, st.Total = num("read"), num("rejected"), num("present"), num("total")
+	st.Done, st.Cached = num("done"), num("cached")
+	st.CreatedAt = time.UnixMilli(num("createdAt"))
+	if c := num("completedAt"); c > 0 {
+		st.CompletedAt = time.UnixMilli(c)
+	}
+	for k, v := range m {
+		if c, ok := strings.CutPrefix(k, "class:"); ok {
+			st.ByClass[c], _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return st, nil
+}
+
+// List returns every batch, newest first.
+func (s *Store) List(ctx context.Context) ([]*Status, error) {
+	names, err := s.rdb.ZRevRange(ctx, s.indexKey(), 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Status, 0, len(names))
+	for _, n := range names {
+		st, err := s.Get(ctx, n)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, nil
+}
+
+// Reserve allocates n job sequence numbers of the batch and returns the
+// first. Sequence numbers index the counting bitmap.
+func (s *Store) Reserve(ctx context.Context, name string, n int) (int64, error) {
+	last, err := s.rdb.HIncrBy(ctx, s.key(name), "seq", int64(n)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("batch %s: reserve: %w", name, err)
+	}
+	return last - int64(n) + 1, nil
+}
+
+// Progress is what one chunk of input added to a batch.
+type Progress struct {
+	Read, Rejected, Present, Enqueued int64
+	// OrderNos are the order numbers enqueued, for export.
+	OrderNos []string
+}
+
+// Add records a chunk's progress in one round trip.
+func (s *Store) Add(ctx context.Context, name string, p Progress) error {
+	pipe := s.rdb.Pipeline()
+	for f, v := range map[string]int64{"read": p.Read, "rejected": p.Rejected, "present": p.Present, "total": p.Enqueued} {
+		if v != 0 {
+			pipe.HIncrBy(ctx, s.key(name), f, v)
+		}
+	}
+	if len(p.OrderNos) > 0 {
+		vals := make([]any, len(p.OrderNos))
+		for i, o := range p.OrderNos {
+			vals[i] = o
+		}
+		pipe.RPush(ctx, s.jobs(name), vals...)
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("batch %s: record progress: %w", name, err)
+	}
+	return nil
+}
+
+// completeIfDone is shared by recordScript and sealScript: it completes
+// the batch when it is sealed or cancelled and every job is done, and
+// returns 1 to the one caller that completed it.
+const completeIfDone = `
+local state = redis.call("HGET", KEYS[1], "state")
+if state ~= "sealed" and state ~= "cancelled" then return 0 end
+local done = tonumber(redis.call("HGET", KEYS[1], "done") or "0")
+local total = tonumber(redis.call("HGET", KEYS[1], "total") or "0")
+if done < total then return 0 end
+if redis.call("HSETNX", KEYS[1], "completedAt", ARGV[1]) == 1 then
+  redis.call("HSET", KEYS[1], "state", "completed")
+  return 1
+end
+return 0`
+
+// recordScript counts one job of a batch, once, and completes the batch
+// when it was the last one.
+var recordScript = redis.NewScript(`
+if redis.call("EXISTS", KEYS[1]) == 0 then return -1 end
+if redis.call("SETBIT", KEYS[2], ARGV[2], 1) == 1 then return 0 end
+redis.call("HINCRBY", KEYS[1], "done", 1)
+redis.call("HINCRBY", KEYS[1], "class:" .. ARGV[3], 1)
+if ARGV[4] == "1" then redis.call("HINCRBY", KEYS[1], "cached", 1) end
+` + completeIfDone)
+
+// Record counts the final result of the job with sequence number seq. It
+// returns true to exactly one caller: the one whose job completed the
+// batch, which must then send the batch.completed event. Counting the same
+// job again changes nothing.
+func (s *Store) Record(ctx context.Context, name string, seq int64, class string, cached bool) (completed bool, err error) {
+	c := "0"
+	if cached {
+		c = "1"
+	}
+	n, err := recordScript.Run(ctx, s.rdb, []string{s.key(name), s.seen(name)},
+		time.Now().UnixMilli(), seq, class, c).Int()
+	if err != nil {
+		return false, fmt.Errorf("batch %s: record job %d: %w", name, seq, err)
+	}
+	return n == 1, nil
+}
+
+var sealScript = redis.NewScript(`
+if redis.call("HGET", KEYS[1], "state") == "open" then redis.call("HSET", KEYS[1], "state", "sealed") end
+` + completeIfDone)
+
+// Seal marks every row of the batch as read. It returns true when the
+// batch completed with it (every job was done already).
+func (s *Store) Seal(ctx context.Context, name string) (completed bool, err error) {
+	n, err := sealScript.Run(ctx, s.rdb, []string{s.key(name)}, time.Now().UnixMilli()).Int()
+	if err != nil {
+		return false, fmt.Errorf("batch %s: seal: %w", name, err)
+	}
+	return n == 1, nil
+}
+
+var cancelScript = redis.NewScript(`
+local state = redis.call("HGET", KEYS[1], "state")
+if not state then return -1 end
+if state == "completed" then return -2 end
+redis.call("HSET", KEYS[1], "state", "cancelled")
+` + completeIfDone)
+
+// Cancel cancels a batch: jobs not yet started are answered as cancelled
+// without a provider call; running ones finish. It returns true when the
+// batch completed with it.
+func (s *Store) Cancel(ctx context.Context, name string) (completed bool, err error) {
+	n, err := cancelScript.Run(ctx, s.rdb, []string{s.key(name)}, time.Now().UnixMilli()).Int()
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("batch %s: cancel: %w", name, err)
+	case n == -1:
+		return false, ErrNotFound
+	case n == -2:
+		return false, fmt.Errorf("batch %s is completed already", name)
+	}
+	return n == 1, nil
+}
+
+// State returns a batch's state, or "" when it does not exist.
+func (s *Store) State(ctx context.Context, name string) (string, error) {
+	st, err := s.rdb.HGet(ctx, s.key(name), "state").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return st, err
+}
+
+// OrderNos calls fn with the batch's order numbers, in enqueue order, in
+// pages.
+func (s *Store) OrderNos(ctx context.Context, name string, fn func([]string) error) error {
+	const page = 1000
+	for start := int64(0); ; start += page {
+		ids, err := s.rdb.LRange(ctx, s.jobs(name), start, start+page-1).Result()
+		if err != nil {
+			return fmt.Errorf("batch %s: list jobs: %w", name, err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := fn(ids); err != nil {
+			return err
+		}
+		if len(ids) < page {
+			return nil
+		}
+	}
+}
+
+// EventCompleted is the type of the event sent, once, when a batch
+// completes.
+const EventCompleted = "batch.completed"
+
+// CompletedEvent is the JSON body of a batch.completed webhook: the
+// batch's record, counts by class included.
+type CompletedEvent struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      *Status   `json:"data"`
+}
+
+// WebhookID returns the webhook-id, and task ID, of a batch's completion
+// event: one per batch.
+func WebhookID(name string) string { return "wh:batch:" + name }
+
+// CompletedTask returns the webhook task that tells url the batch
+// completed. opts follow the defaults (retry schedule, retention).
+func CompletedTask(st *Status, url string, opts ...asynq.Option) (*asynq.Task, error) {
+	body, err := json.Marshal(CompletedEvent{Type: EventCompleted, Timestamp: st.CompletedAt, Data: st})
+	if err != nil {
+		return nil, err
+	}
+	return task.NewWebhookTask(task.Webhook{ID: WebhookID(st.Name), URL: url, Body: body}, opts...)
+}
