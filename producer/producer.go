@@ -232,7 +232,7 @@ func (c *Client) EnqueueVerification(ctx context.Context, v task.Verification, p
 	}
 	// asynq's task IDs are unique within a queue only: the claim makes an
 	// order number go to one queue, whichever priority a later enqueue asks.
-	queue, err := c.claim(ctx, v.OrderNo, queue)
+	queue, _, err := c.claim(ctx, v.OrderNo, queue)
 	if err != nil {
 		return nil, fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
 	}
@@ -254,17 +254,104 @@ func (c *Client) EnqueueVerification(ctx context.Context, v task.Verification, p
 }
 
 // claimScript records the queue of an order number the first time it is
-// enqueued and returns the recorded queue every time.
+// enqueued and returns the recorded queue every time, with 1 when this call
+// made the claim.
 var claimScript = redis.NewScript(`
 local q = redis.call("GET", KEYS[1])
-if q then return q end
+if q then return {q, 0} end
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-return ARGV[1]`)
+return {ARGV[1], 1}`)
 
 // claim returns the queue of orderNo: want, unless an earlier enqueue chose
-// another.
-func (c *Client) claim(ctx context.Context, orderNo identity.OrderNo, want string) (string, error) {
-	return claimScript.Run(ctx, c.cfg.Redis, []string{"realname:claim:" + string(orderNo)}, want, c.cfg.ClaimTTL.Milliseconds()).Text()
+// another; fresh is true when this call claimed it.
+func (c *Client) claim(ctx context.Context, orderNo identity.OrderNo, want string) (queue string, fresh bool, err error) {
+	v, err := claimScript.Run(ctx, c.cfg.Redis, []string{claimKey(orderNo)}, want, c.cfg.ClaimTTL.Milliseconds()).Slice()
+	if err != nil {
+		return "", false, err
+	}
+	return parseClaim(v)
+}
+
+func claimKey(orderNo identity.OrderNo) string { return "realname:claim:" + string(orderNo) }
+
+func parseClaim(v []any) (string, bool, error) {
+	if len(v) != 2 {
+		return "", false, errors.New("unexpected claim reply")
+	}
+	q, _ := v[0].(string)
+	n, _ := v[1].(int64)
+	return q, n == 1, nil
+}
+
+// Outcome says what EnqueueMany did with one verification.
+type Outcome int
+
+// Outcomes of EnqueueMany.
+const (
+	// Enqueued: a new job.
+	Enqueued Outcome = iota + 1
+	// Present: the order number was enqueued before (its job is waiting,
+	// running or answered); nothing new was enqueued.
+	Present
+)
+
+// EnqueueMany enqueues validated verifications, as bulk re-verification
+// does: the order-number claims of the whole slice go to Redis in one round
+// trip, and only order numbers seen before are looked up further. Call it
+// from several goroutines for throughput. An error stops at the
+// verification it names; the outcomes before it are valid.
+func (c *Client) EnqueueMany(ctx context.Context, vs []task.Verification, p Priority) ([]Outcome, error) {
+	queue := task.QueueSignup
+	if p == Bulk {
+		queue = task.QueueBulk
+	}
+	pipe := c.cfg.Redis.Pipeline()
+	cmds := make([]*redis.Cmd, len(vs))
+	for i, v := range vs {
+		cmds[i] = claimScript.EvalSha(ctx, pipe, []string{claimKey(v.OrderNo)}, queue, c.cfg.ClaimTTL.Milliseconds())
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
+		return nil, fmt.Errorf("producer: claim orders: %w", err)
+	}
+	out := make([]Outcome, len(vs))
+	for i, v := range vs {
+		reply, err := cmds[i].Slice()
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// The script cache was flushed: claim this one the slow way
+			// (which loads the script for the rest).
+			reply, err = claimScript.Run(ctx, c.cfg.Redis, []string{claimKey(v.OrderNo)}, queue, c.cfg.ClaimTTL.Milliseconds()).Slice()
+		}
+		if err != nil {
+			return out[:i], fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
+		}
+		q, fresh, err := parseClaim(reply)
+		if err != nil {
+			return out[:i], fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
+		}
+		jobID := task.JobID(v.OrderNo)
+		if !fresh {
+			// Seen before: answered already, or still queued.
+			if _, err := c.cfg.Store.Get(ctx, jobID); err == nil {
+				out[i] = Present
+				continue
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return out[:i], fmt.Errorf("producer: look up order %s: %w", v.OrderNo, err)
+			}
+		}
+		t, err := task.NewVerifyTask(v, asynq.Queue(q), asynq.MaxRetry(c.cfg.MaxRetry), asynq.Timeout(c.cfg.Timeout))
+		if err != nil {
+			return out[:i], err
+		}
+		switch _, err := c.asynq.EnqueueContext(ctx, t); {
+		case err == nil:
+			out[i] = Enqueued
+		case errors.Is(err, asynq.ErrTaskIDConflict):
+			out[i] = Present
+		default:
+			return out[:i], fmt.Errorf("producer: enqueue order %s: %w", v.OrderNo, err)
+		}
+	}
+	return out, nil
 }
 
 // describe fills in where an existing job is.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -137,6 +138,8 @@ type Worker struct {
 	bulkLimiter *ratelimit.Limiter // nil: bulk uses limiter alone
 	batches     *batch.Store
 	stopping    chan struct{}
+	// signupWaiting counts signup jobs waiting for a token in this process.
+	signupWaiting atomic.Int32
 }
 
 // New returns a Worker for cfg after filling in defaults and validating it.
@@ -263,14 +266,22 @@ func (w *Worker) Run(ctx context.Context) error {
 // share of the rate, then from the whole.
 func (w *Worker) waitToken(ctx context.Context, bulk bool) (time.Duration, error) {
 	var waited time.Duration
-	if bulk && w.bulkLimiter != nil {
+	if !bulk {
+		// Signups waiting in this process go first: bulk waiters yield the
+		// next token to them.
+		w.signupWaiting.Add(1)
+		defer w.signupWaiting.Add(-1)
+		d, err := w.limiter.Wait(ctx)
+		return d, err
+	}
+	if w.bulkLimiter != nil {
 		d, err := w.bulkLimiter.Wait(ctx)
 		waited += d
 		if err != nil {
 			return waited, err
 		}
 	}
-	d, err := w.limiter.Wait(ctx)
+	d, err := w.limiter.WaitYielding(ctx, func() bool { return w.signupWaiting.Load() > 0 })
 	return waited + d, err
 }
 

@@ -43,6 +43,8 @@ func newRootCmd() *cobra.Command {
 		newQueueCmd(),
 		newWebhookCmd(),
 		newDemoCmd(g),
+		newEnqueueCmd(g),
+		newBatchCmd(g),
 	)
 	return root
 }

@@ -56,9 +56,10 @@ type Status struct {
 	// CallbackURL receives the batch.completed event; empty means the
 	// workers' default endpoint.
 	CallbackURL string `json:"callbackUrl,omitempty"`
-	// Read counts rows read from input, Rejected the invalid ones, Present
-	// those whose order number was enqueued before (by this batch's earlier
-	// runs or otherwise), and Total the jobs this batch enqueued.
+	// Read counts rows read from input by the latest run, Rejected the
+	// invalid ones, Present those whose order number was enqueued before
+	// (by an earlier run or otherwise); Total counts the jobs this batch
+	// enqueued over all runs.
 	Read     int64 `json:"read"`
 	Rejected int64 `json:"rejected"`
 	Present  int64 `json:"present"`
@@ -117,6 +118,7 @@ func (s *Store) Open(ctx context.Context, name, kind, callbackURL string) (*Stat
 		pipe.HSet(ctx, s.key(name), "callbackUrl", callbackURL)
 	}
 	pipe.ZAddNX(ctx, s.indexKey(), redis.Z{Score: float64(now.UnixMilli()), Member: name})
+
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("batch %s: open: %w", name, err)
 	}
@@ -130,13 +132,14 @@ func (s *Store) Open(ctx context.Context, name, kind, callbackURL string) (*Stat
 	switch st.State {
 	case StateCancelled, StateCompleted:
 		return nil, fmt.Errorf("batch %s is %s; use another batch name", name, st.State)
-	case StateSealed:
-		// A new run of a finished read: it may add rows.
-		if err := s.rdb.HSet(ctx, s.key(name), "state", StateOpen).Err(); err != nil {
-			return nil, err
-		}
-		st.State = StateOpen
 	}
+	// Read, rejected and present describe the latest run over the input;
+	// a resumed run counts them afresh. Total and done accumulate. A sealed
+	// batch opens again: the new run may add rows.
+	if err := s.rdb.HSet(ctx, s.key(name), "state", StateOpen, "read", 0, "rejected", 0, "present", 0).Err(); err != nil {
+		return nil, fmt.Errorf("batch %s: open: %w", name, err)
+	}
+	st.State, st.Read, st.Rejected, st.Present = StateOpen, 0, 0, 0
 	return st, nil
 }
 

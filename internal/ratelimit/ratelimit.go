@@ -73,6 +73,13 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 // Wait blocks until a call is allowed by the local and the shared limit, and
 // returns how long it waited. It returns early with the context's error.
 func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
+	return l.WaitYielding(ctx, nil)
+}
+
+// WaitYielding is Wait for a caller of lower priority: while yield reports
+// true, it does not ask for a shared token, so that waiters of higher
+// priority in this process get the next one.
+func (l *Limiter) WaitYielding(ctx context.Context, yield func() bool) (time.Duration, error) {
 	start := time.Now()
 	if l.local != nil {
 		if err := l.local.Wait(ctx); err != nil {
@@ -84,6 +91,16 @@ func (l *Limiter) Wait(ctx context.Context) (time.Duration, error) {
 	}
 	interval := time.Second / time.Duration(l.limit.Rate)
 	for {
+		if yield != nil && yield() {
+			t := time.NewTimer(interval/4 + time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return time.Since(start), ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
 		res, err := l.shared.Allow(ctx, l.key, l.limit)
 		if err != nil {
 			return time.Since(start), fmt.Errorf("ratelimit: shared limit: %w", err)
