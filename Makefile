@@ -37,6 +37,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 		done; \
 	done
 
+BENCH_ROWS ?= 1000000
+
 .PHONY: bench
-bench: ## run the Go benchmarks and print the figures
+bench: ## run the Go benchmarks, then the bulk enqueue harness (BENCH_ROWS rows, default 1,000,000)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+	$(GO) run ./internal/bench/enqueue -rows $(BENCH_ROWS)

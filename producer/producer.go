@@ -297,9 +297,10 @@ const (
 
 // EnqueueMany enqueues validated verifications, as bulk re-verification
 // does: the order-number claims of the whole slice go to Redis in one round
-// trip, and only order numbers seen before are looked up further. Call it
-// from several goroutines for throughput. An error stops at the
-// verification it names; the outcomes before it are valid.
+// trip, only order numbers seen before are looked up further, and the new
+// tasks are written in one more (see pipeline.go). Call it from several
+// goroutines for throughput. On error, the outcomes are unknown: a run
+// again finds what was enqueued.
 func (c *Client) EnqueueMany(ctx context.Context, vs []task.Verification, p Priority) ([]Outcome, error) {
 	queue := task.QueueSignup
 	if p == Bulk {
@@ -314,6 +315,8 @@ func (c *Client) EnqueueMany(ctx context.Context, vs []task.Verification, p Prio
 		return nil, fmt.Errorf("producer: claim orders: %w", err)
 	}
 	out := make([]Outcome, len(vs))
+	var todo []int // indexes still to enqueue
+	var queues []string
 	for i, v := range vs {
 		reply, err := cmds[i].Slice()
 		if redis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -322,34 +325,38 @@ func (c *Client) EnqueueMany(ctx context.Context, vs []task.Verification, p Prio
 			reply, err = claimScript.Run(ctx, c.cfg.Redis, []string{claimKey(v.OrderNo)}, queue, c.cfg.ClaimTTL.Milliseconds()).Slice()
 		}
 		if err != nil {
-			return out[:i], fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
+			return nil, fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
 		}
 		q, fresh, err := parseClaim(reply)
 		if err != nil {
-			return out[:i], fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
+			return nil, fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
 		}
-		jobID := task.JobID(v.OrderNo)
 		if !fresh {
 			// Seen before: answered already, or still queued.
-			if _, err := c.cfg.Store.Get(ctx, jobID); err == nil {
+			if _, err := c.cfg.Store.Get(ctx, task.JobID(v.OrderNo)); err == nil {
 				out[i] = Present
 				continue
 			} else if !errors.Is(err, store.ErrNotFound) {
-				return out[:i], fmt.Errorf("producer: look up order %s: %w", v.OrderNo, err)
+				return nil, fmt.Errorf("producer: look up order %s: %w", v.OrderNo, err)
 			}
 		}
-		t, err := task.NewVerifyTask(v, asynq.Queue(q), asynq.MaxRetry(c.cfg.MaxRetry), asynq.Timeout(c.cfg.Timeout))
-		if err != nil {
-			return out[:i], err
+		todo = append(todo, i)
+		queues = append(queues, q)
+	}
+	batch := make([]task.Verification, len(todo))
+	for j, i := range todo {
+		batch[j] = vs[i]
+	}
+	created, err := c.pipelineEnqueue(ctx, batch, queues)
+	for j, ok := range created {
+		if ok {
+			out[todo[j]] = Enqueued
+		} else {
+			out[todo[j]] = Present
 		}
-		switch _, err := c.asynq.EnqueueContext(ctx, t); {
-		case err == nil:
-			out[i] = Enqueued
-		case errors.Is(err, asynq.ErrTaskIDConflict):
-			out[i] = Present
-		default:
-			return out[:i], fmt.Errorf("producer: enqueue order %s: %w", v.OrderNo, err)
-		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

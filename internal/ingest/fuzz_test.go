@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -109,7 +110,7 @@ func referenceJSONLine(line string) jsonRow {
 		key := tok.(string)
 		f := lookupColumn(key)
 		if f < 0 {
-			return jsonRow{field: FieldRow, reason: `unknown field "` + safeName(key) + `"`}
+			return jsonRow{field: FieldRow, reason: fmt.Sprintf("unknown field %q", safeName(key))}
 		}
 		if seen[f] {
 			return jsonRow{field: fieldNames[f], reason: reasonRepeated}

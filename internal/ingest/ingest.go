@@ -40,7 +40,9 @@
 // are not valid UTF-8 but decode cleanly as GBK, the whole stream is decoded
 // as GBK and Reader.Encoding says so. Input that is neither, or that has a NUL
 // byte in its first 64 KiB (UTF-16, a spreadsheet binary), is refused by
-// NewReader with ErrEncoding. Lines end in LF or CRLF; blank lines are
+// NewReader with ErrEncoding. A line further in that does not decode (not
+// valid UTF-8 in a UTF-8 file, a byte sequence GBK does not define in a GBK
+// file) is rejected on its own. Lines end in LF or CRLF; blank lines are
 // skipped.
 //
 // # Rejects
@@ -179,12 +181,6 @@ type Reject struct {
 	// Reason says what is wrong, in words fit for an operator. It never
 	// contains a value from the row.
 	Reason string
-}
-
-// Error returns "line N: field: reason", so a Reject can be reported where an
-// error is expected.
-func (r *Reject) Error() string {
-	return fmt.Sprintf("line %d: %s: %s", r.Line, r.Field, r.Reason)
 }
 
 // ErrEncoding is returned by NewReader for input that is neither UTF-8 nor

@@ -1,0 +1,118 @@
+package batch
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/realname-io/realname/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+func newStore(t *testing.T) *Store { return New(redistest.New(t).Client(t)) }
+
+// TestRecordCompletesOnce: 4 goroutines record 200 jobs, each job several
+// times (as retries and re-runs do); the counts are exact and exactly one
+// call reports the completion.
+func TestRecordCompletesOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	if _, err := s.Open(ctx, "b", "idcard", ""); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Reserve(ctx, "b", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, "b", Progress{Read: 200, Enqueued: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if completed, err := s.Seal(ctx, "b"); err != nil || completed {
+		t.Fatalf("seal with nothing done: %v, %v", completed, err)
+	}
+	var completions atomic.Int32
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range int64(200) {
+				class := "match"
+				if i%10 == 0 {
+					class = "mismatch"
+				}
+				done, err := s.Record(ctx, "b", first+(i+int64(g)*50)%200, class, i%7 == 0)
+				if err != nil {
+					t.Error(err)
+				}
+				if done {
+					completions.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st, err := s.Get(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if completions.Load() != 1 || st.State != StateCompleted || st.Done != 200 || st.ByClass["match"]+st.ByClass["mismatch"] != 200 {
+		t.Fatalf("%d completions, status %+v", completions.Load(), st)
+	}
+}
+
+func TestSealCompletesWhenAllDone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	if _, err := s.Open(ctx, "b", "idcard", "http://127.0.0.1:9/cb"); err != nil {
+		t.Fatal(err)
+	}
+	seq, _ := s.Reserve(ctx, "b", 1)
+	_ = s.Add(ctx, "b", Progress{Read: 1, Enqueued: 1, OrderNos: []string{"o1"}})
+	if done, _ := s.Record(ctx, "b", seq, "match", false); done {
+		t.Fatal("completed before the seal")
+	}
+	done, err := s.Seal(ctx, "b")
+	if err != nil || !done {
+		t.Fatalf("seal after every job: %v, %v; want completion", done, err)
+	}
+	if done, _ := s.Seal(ctx, "b"); done {
+		t.Fatal("a second seal completed it again")
+	}
+	st, _ := s.Get(ctx, "b")
+	if st.CallbackURL != "http://127.0.0.1:9/cb" || st.CompletedAt.IsZero() {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestOpenRules(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	if _, err := s.Open(ctx, "has space", "idcard", ""); err == nil {
+		t.Fatal("bad name accepted")
+	}
+	if _, err := s.Open(ctx, "b", "idcard", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, "b", "mobile3", ""); err == nil {
+		t.Fatal("reopened with another kind")
+	}
+	if _, err := s.Cancel(ctx, "nope"); err != ErrNotFound {
+		t.Fatalf("cancel of a missing batch: %v", err)
+	}
+	if done, err := s.Cancel(ctx, "b"); err != nil || !done {
+		t.Fatalf("cancel of an empty batch: %v, %v; want completion", done, err)
+	}
+	if _, err := s.Open(ctx, "b", "idcard", ""); err == nil {
+		t.Fatal("reopened a cancelled batch")
+	}
+	list, err := s.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "b" {
+		t.Fatalf("list %+v, %v", list, err)
+	}
+}
