@@ -112,8 +112,8 @@ func TestRejectsKeepTheRest(t *testing.T) {
 	b := setup(t, 100)
 	lines := strings.SplitAfter(string(b.file), "\n")
 	bad := []string{
-		"B-1,张三,110105194912310021,,\n",      // wrong check digit
-		"B-2,,11010519491231002X,,\n",          // empty name
+		"B-1,张三,110105194912310021,,\n",       // wrong check digit
+		"B-2,,11010519491231002X,,\n",         // empty name
 		"B-3,李四,11010519491231002X,,,extra\n", // extra column
 		"B-4,王五\n",                            // missing columns
 	}
