@@ -54,8 +54,8 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
 	f.StringVar(&format, "format", "auto", "auto, csv or jsonl")
 	f.StringVar(&rejectsPath, "rejects", "", "rejects file (default NAME.rejects.csv)")
 	f.StringVar(&callbackURL, "callback-url", "", "receives the batch.completed event (default: the webhook URL)")
-	f.IntVar(&concurrency, "concurrency", 16, "goroutines enqueueing")
-	f.IntVar(&chunkSize, "chunk-size", 256, "rows per round of claims")
+	f.IntVar(&concurrency, "concurrency", 4, "goroutines enqueueing chunks")
+	f.IntVar(&chunkSize, "chunk-size", 512, "rows per chunk: one round trip of claims, one of enqueues")
 	f.StringVar(&progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or none")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		for _, fn := range []func() error{rerr, herr} {

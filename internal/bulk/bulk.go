@@ -42,9 +42,10 @@ type Config struct {
 	// counted).
 	Rejects *ingest.RejectWriter
 	// Concurrency is the number of goroutines enqueueing chunks. Defaults
-	// to 16.
+	// to 4: on 2 cores, 4 and 8 measured the same, 16 less.
 	Concurrency int
-	// ChunkSize is the number of rows per chunk. Defaults to 256.
+	// ChunkSize is the number of rows per chunk: one round trip of claims
+	// and one of enqueues. Defaults to 512.
 	ChunkSize int
 }
 
@@ -80,8 +81,8 @@ func Enqueue(ctx context.Context, r *ingest.Reader, cfg Config, c *Counters) (St
 	if cfg.Producer == nil || cfg.Batches == nil || cfg.Batch == "" {
 		return Stats{}, errors.New("bulk: Producer, Batches and Batch are required")
 	}
-	cfg.Concurrency = cmp.Or(cfg.Concurrency, 16)
-	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, 256)
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, 4)
+	cfg.ChunkSize = cmp.Or(cfg.ChunkSize, 512)
 	if c == nil {
 		c = &Counters{}
 	}

@@ -31,7 +31,7 @@ import (
 func main() {
 	rows := flag.Int("rows", 1_000_000, "rows in the generated file")
 	baseline := flag.Int("baseline", 50_000, "tasks enqueued one by one for the baseline")
-	concurrency := flag.Int("concurrency", 8, "realname enqueue --concurrency")
+	concurrency := flag.Int("concurrency", 4, "realname enqueue --concurrency")
 	chunk := flag.Int("chunk", 512, "realname enqueue --chunk-size")
 	flag.Parse()
 	if err := run(*rows, *baseline, *concurrency, *chunk); err != nil {
