@@ -23,7 +23,7 @@ func TestEnqueueCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	csv.WriteString("BAD-1,张三,110105194912310021,,\r\n") // wrong check digit, CRLF
-	csv.WriteString("BAD-2,,11010519491231002X,,\n")      // empty name
+	csv.WriteString("BAD-2,,11010519491231002X,,\n")     // empty name
 	file := filepath.Join(dir, "people.csv")
 	if err := os.WriteFile(file, append([]byte("\ufeff"), csv.Bytes()...), 0o600); err != nil { // with a BOM
 		t.Fatal(err)
