@@ -36,10 +36,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 				return nil, nil, nil, err
 			}
 		}
-		if rc.URL == "" {
-			return nil, nil, nil, fmt.Errorf("REALNAME_REDIS_URL (--redis-url) is required")
-		}
-		rdb, err := config.RedisClient(rc.URL)
+		rdb, err := rc.Client()
 		if err != nil {
 			return nil, nil, nil, err
 		}

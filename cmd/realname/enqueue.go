@@ -63,9 +63,6 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
 				return err
 			}
 		}
-		if rc.URL == "" {
-			return fmt.Errorf("REALNAME_REDIS_URL (--redis-url) is required")
-		}
 		if err := batch.ValidName(batchName); err != nil {
 			return fmt.Errorf("--batch: %w", err)
 		}
@@ -93,7 +90,7 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
 			fmt.Fprintf(stderr, "%s: GBK-encoded; decoding it as GBK\n", name)
 		}
 
-		rdb, err := config.RedisClient(rc.URL)
+		rdb, err := rc.Client()
 		if err != nil {
 			return err
 		}

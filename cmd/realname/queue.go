@@ -18,10 +18,7 @@ func newQueueCmd() *cobra.Command {
 		if err := rerr(); err != nil {
 			return nil, nil, err
 		}
-		if rc.URL == "" {
-			return nil, nil, fmt.Errorf("REALNAME_REDIS_URL (--redis-url) is required")
-		}
-		rdb, err := config.RedisClient(rc.URL)
+		rdb, err := rc.Client()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -106,10 +103,7 @@ func newWebhookCmd() *cobra.Command {
 			if err := rerr(); err != nil {
 				return err
 			}
-			if rc.URL == "" {
-				return fmt.Errorf("REALNAME_REDIS_URL (--redis-url) is required")
-			}
-			rdb, err := config.RedisClient(rc.URL)
+			rdb, err := rc.Client()
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -32,10 +31,7 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 				return err
 			}
 		}
-		if rc.URL == "" {
-			return fmt.Errorf("REALNAME_REDIS_URL (--redis-url) is required")
-		}
-		rdb, err := config.RedisClient(rc.URL)
+		rdb, err := rc.Client()
 		if err != nil {
 			return err
 		}

@@ -33,6 +33,15 @@ func BindRedis(fs *pflag.FlagSet, getenv Getenv) (*Redis, func() error) {
 	return c, b.err
 }
 
+// Client returns a client for URL, or an error saying how to set it when
+// it is empty.
+func (c *Redis) Client() (redis.UniversalClient, error) {
+	if c.URL == "" {
+		return nil, fmt.Errorf("config: REALNAME_REDIS_URL (--redis-url) is required")
+	}
+	return RedisClient(c.URL)
+}
+
 // Tencent is the provider client's configuration.
 type Tencent struct {
 	// SecretID is the API key's SecretId.
