@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -194,9 +193,6 @@ func printStatus(out io.Writer, st *batch.Status, budget int, used int64) {
 	}
 }
 
-// exportColumns are the CSV columns of an export.
-var exportColumns = []string{"orderNo", "jobId", "kind", "class", "code", "authCode", "message", "error", "attempts", "cached", "completedAt"}
-
 // exportBatch writes every result of the batch in enqueue order. A job
 // without a result yet is written with class "pending".
 func exportBatch(ctx context.Context, w io.Writer, format string, batches *batch.Store, results store.Store, name string) error {
@@ -205,7 +201,7 @@ func exportBatch(ctx context.Context, w io.Writer, format string, batches *batch
 	switch format {
 	case "csv":
 		cw = csv.NewWriter(w)
-		if err := cw.Write(exportColumns); err != nil {
+		if err := cw.Write(store.CSVColumns); err != nil {
 			return err
 		}
 	case "jsonl":
@@ -227,12 +223,7 @@ func exportBatch(ctx context.Context, w io.Writer, format string, batches *batch
 				}
 				continue
 			}
-			completed := ""
-			if !res.CompletedAt.IsZero() {
-				completed = res.CompletedAt.UTC().Format(time.RFC3339Nano)
-			}
-			if err := cw.Write([]string{res.OrderNo, res.JobID, res.Kind, res.Class, strconv.Itoa(res.Code), res.AuthCode,
-				res.Message, res.Error, strconv.Itoa(res.Attempts), strconv.FormatBool(res.Cached), completed}); err != nil {
+			if err := cw.Write(res.CSVRow()); err != nil {
 				return err
 			}
 		}

@@ -45,6 +45,8 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(g),
 		newEnqueueCmd(g),
 		newBatchCmd(g),
+		newAPICmd(g),
+		newAPIKeyCmd(),
 	)
 	return root
 }

@@ -38,15 +38,20 @@ type Config struct {
 	Batches *batch.Store
 	// Batch names the batch. Required.
 	Batch string
-	// Rejects receives the rejected rows. Nil discards them (they are still
-	// counted).
-	Rejects *ingest.RejectWriter
+	// Rejects receives the rejected rows (an *ingest.RejectWriter writes
+	// them as CSV). Nil discards them; they are still counted.
+	Rejects RejectSink
 	// Concurrency is the number of goroutines enqueueing chunks. Defaults
 	// to 4: on 2 cores, 4 and 8 measured the same, 16 less.
 	Concurrency int
 	// ChunkSize is the number of rows per chunk: one round trip of claims
 	// and one of enqueues. Defaults to 512.
 	ChunkSize int
+}
+
+// RejectSink receives rejected rows.
+type RejectSink interface {
+	Write(ingest.Reject) error
 }
 
 // Counters are a run's running totals; safe to read while it runs.
@@ -58,7 +63,11 @@ type Counters struct {
 
 // Stats is a snapshot of Counters.
 type Stats struct {
-	Read, Enqueued, Present, Rejected, Bytes int64
+	Read     int64 `json:"read"`
+	Enqueued int64 `json:"enqueued"`
+	Present  int64 `json:"present"`
+	Rejected int64 `json:"rejected"`
+	Bytes    int64 `json:"bytes"`
 }
 
 // Snapshot returns the current totals.

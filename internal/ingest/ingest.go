@@ -174,13 +174,13 @@ const FieldRow = "row"
 // Reject is a row that cannot become a verification.
 type Reject struct {
 	// Line is the row's physical line number in the file, counting from 1.
-	Line int64
+	Line int64 `json:"line"`
 	// Field is the first field that failed, one of the identity.Field*
 	// names, or FieldRow.
-	Field string
+	Field string `json:"field"`
 	// Reason says what is wrong, in words fit for an operator. It never
 	// contains a value from the row.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // ErrEncoding is returned by NewReader for input that is neither UTF-8 nor

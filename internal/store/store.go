@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -82,4 +83,17 @@ type Store interface {
 	Get(ctx context.Context, jobID string) (*Result, error)
 	// GetByOrderNo returns the result for an order number, or ErrNotFound.
 	GetByOrderNo(ctx context.Context, orderNo string) (*Result, error)
+}
+
+// CSVColumns are the columns of a result exported as CSV.
+var CSVColumns = []string{"orderNo", "jobId", "kind", "class", "code", "authCode", "message", "error", "attempts", "cached", "completedAt"}
+
+// CSVRow returns the result as a CSV row of CSVColumns.
+func (r *Result) CSVRow() []string {
+	completed := ""
+	if !r.CompletedAt.IsZero() {
+		completed = r.CompletedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return []string{r.OrderNo, r.JobID, r.Kind, r.Class, strconv.Itoa(r.Code), r.AuthCode,
+		r.Message, r.Error, strconv.Itoa(r.Attempts), strconv.FormatBool(r.Cached), completed}
 }
