@@ -7,10 +7,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 
 	"github.com/realname-io/realname/internal/apikey"
 	"github.com/realname-io/realname/internal/config"
+	"github.com/realname-io/realname/internal/dashboard"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/producer/httpapi"
@@ -48,7 +50,13 @@ needs an API key (realname apikey create).`,
 			return err
 		}
 		defer prod.Close()
-		srv, err := httpapi.New(httpapi.Config{Redis: rdb, Producer: prod, Store: results, MaxWait: maxWait, Logger: g.log})
+		redisOpt, err := asynq.ParseRedisURI(rc.URL)
+		if err != nil {
+			return fmt.Errorf("REALNAME_REDIS_URL: %w", err)
+		}
+		readOnly, admin := dashboard.Handlers(redisOpt)
+		srv, err := httpapi.New(httpapi.Config{Redis: rdb, Producer: prod, Store: results, MaxWait: maxWait, Logger: g.log,
+			Monitoring: readOnly, MonitoringAdmin: admin})
 		if err != nil {
 			return err
 		}

@@ -54,9 +54,12 @@ type Config struct {
 	// RequestTimeout bounds every request but batch uploads and exports.
 	// Defaults to MaxWait + 10s.
 	RequestTimeout time.Duration
-	// Monitoring, when set, is served under /monitoring/ to keys with the
-	// read scope (the dashboard).
+	// Monitoring, when set, is the dashboard served under /monitoring/ to
+	// keys with the read scope; it should be read-only.
 	Monitoring http.Handler
+	// MonitoringAdmin, when set, is the dashboard with its actions, served
+	// instead of Monitoring to admin keys.
+	MonitoringAdmin http.Handler
 	// Metrics, when set, is served at /metrics without a key.
 	Metrics http.Handler
 	// Logger receives one line per request; never personal data.
@@ -141,7 +144,15 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
 	if s.cfg.Monitoring != nil {
-		s.mux.Handle("/monitoring/", s.auth(apikey.ScopeRead, s.cfg.Monitoring.ServeHTTP))
+		s.mux.Handle("/monitoring/", s.auth(apikey.ScopeRead, func(w http.ResponseWriter, r *http.Request) {
+			if s.cfg.MonitoringAdmin != nil && KeyFrom(r.Context()).Has(apikey.ScopeAdmin) {
+				s.cfg.MonitoringAdmin.ServeHTTP(w, r)
+				return
+			}
+			s.cfg.Monitoring.ServeHTTP(w, r)
+		}))
+		s.mux.HandleFunc("GET /login", s.loginPage)
+		s.mux.HandleFunc("POST /login", s.login)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", "no such route; see /openapi.json")
@@ -166,6 +177,11 @@ func (s *Server) auth(scope apikey.Scope, h http.HandlerFunc) http.Handler {
 			if c, err := r.Cookie("realname_key"); err == nil {
 				token, ok = c.Value, true
 			}
+		}
+		if (!ok || token == "") && strings.HasPrefix(r.URL.Path, "/monitoring") && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			// A person opening the dashboard: ask for the key.
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
 		}
 		if !ok || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="realname"`)
