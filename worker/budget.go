@@ -45,6 +45,7 @@ func (w *Worker) spendBudget(ctx context.Context, queue string, log zerolog.Logg
 		return false, fmt.Errorf("count budget: %w", err)
 	}
 	used := incr.Val()
+	w.cfg.Metrics.SetBudget(used, w.cfg.DailyBudget)
 	if used <= int64(w.cfg.DailyBudget) {
 		if left := int64(w.cfg.DailyBudget) - used; left%1000 == 0 || left < 10 {
 			log.Info().Int64("budget_left", left).Int("daily_budget", w.cfg.DailyBudget).Msg("daily budget")
@@ -55,6 +56,7 @@ func (w *Worker) spendBudget(ctx context.Context, queue string, log zerolog.Logg
 		return false, nil
 	}
 	w.cfg.Redis.Decr(ctx, key)
+	w.cfg.Metrics.SetBudget(used-1, w.cfg.DailyBudget)
 	day := time.Now().In(cst).Format("2006-01-02")
 	if err := w.inspector.PauseQueue(queue); err != nil && !isAlreadyPaused(err) {
 		return true, fmt.Errorf("pause %s for the budget: %w", queue, err)
@@ -64,6 +66,22 @@ func (w *Worker) spendBudget(ctx context.Context, queue string, log zerolog.Logg
 			Msg("ALARM: daily budget of provider calls reached; queue paused until tomorrow (CST)")
 	}
 	return true, nil
+}
+
+// reportBudget sets the budget metrics from today's count: at startup and
+// then every 30s (with the check for a new day), so that the gauges follow
+// the other workers' calls and the reset at midnight (CST).
+func (w *Worker) reportBudget(ctx context.Context) {
+	if w.cfg.Metrics == nil {
+		return
+	}
+	if w.cfg.DailyBudget <= 0 {
+		w.cfg.Metrics.SetBudget(0, 0)
+		return
+	}
+	if used, err := BudgetUsed(ctx, w.cfg.Redis); err == nil {
+		w.cfg.Metrics.SetBudget(used, w.cfg.DailyBudget)
+	}
 }
 
 // resumeAfterBudget unpauses, once a new day has begun, the queues the
@@ -94,6 +112,7 @@ func (w *Worker) resumeAfterBudget(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			w.reportBudget(ctx)
 		}
 	}
 }

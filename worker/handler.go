@@ -12,6 +12,7 @@ import (
 
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/cache"
+	"github.com/realname-io/realname/internal/metrics"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/internal/tencent"
@@ -95,7 +96,9 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// The same kind and identity answered within the cache period is
 	// answered again without a call (and without a rate-limit token).
 	if w.cfg.Cache != nil {
-		if e, ok, err := w.cfg.Cache.Get(ctx, v); err != nil {
+		e, ok, err := w.cfg.Cache.Get(ctx, v)
+		w.cfg.Metrics.CacheLookup(ok)
+		if err != nil {
 			log.Warn().Err(err).Msg("result cache unavailable; calling the provider")
 		} else if ok {
 			log.Info().Str("class", e.Class).Msg("answered from the result cache")
@@ -126,6 +129,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		}
 		return fmt.Errorf("wait for a rate-limit token: %w", err)
 	}
+	w.cfg.Metrics.RateLimitWait(queue, waited)
 	if waited > time.Second {
 		log.Debug().Dur("waited", waited).Msg("rate limited")
 	}
@@ -156,9 +160,11 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// 3. Call. The attempt is counted first, so a crash after sending
 	// still shows in the job's attempts.
 	attempt, possiblyBilled := w.countAttempt(ctx, jobID, 0)
+	req := v.Request()
 	start := time.Now()
-	answer, err := w.cfg.Provider.Verify(ctx, v.Request())
+	answer, err := w.cfg.Provider.Verify(ctx, req)
 	latency := time.Since(start)
+	w.cfg.Metrics.ProviderCall(req.Action(), latency, answer, err)
 
 	// 4. Classify.
 	if err == nil {
@@ -244,10 +250,12 @@ func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verifica
 	if err != nil {
 		return fmt.Errorf("store result: %w", err)
 	}
-	if !stored {
-		if res, err = w.cfg.Store.Get(sctx, res.JobID); err != nil {
-			return fmt.Errorf("read stored result: %w", err)
-		}
+	if stored {
+		// Counted here, once per job: a re-run finds the stored result and
+		// announces it again, but stores nothing.
+		w.cfg.Metrics.Verification(res.Kind, res.Class, res.Cached)
+	} else if res, err = w.cfg.Store.Get(sctx, res.JobID); err != nil {
+		return fmt.Errorf("read stored result: %w", err)
 	}
 	return w.announce(sctx, log, v, res)
 }
@@ -352,6 +360,7 @@ func (w *Worker) handleWebhook(ctx context.Context, t *asynq.Task) error {
 	wh, err := task.DecodeWebhook(t.Payload())
 	if err != nil {
 		w.log.Error().Err(err).Msg("undecodable webhook task")
+		w.cfg.Metrics.WebhookDelivery(metrics.WebhookInvalid)
 		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
 	}
 	log := w.log.With().Str("webhook_id", wh.ID).Logger()
@@ -360,6 +369,7 @@ func (w *Worker) handleWebhook(ctx context.Context, t *asynq.Task) error {
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	err = w.cfg.Webhooks.Deliver(ctx, wh.URL, wh.ID, wh.Body)
+	w.cfg.Metrics.WebhookDelivery(metrics.WebhookOutcomeOf(err))
 	if err == nil {
 		log.Info().Int("attempt", retried+1).Msg("webhook delivered")
 		return nil

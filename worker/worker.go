@@ -16,6 +16,7 @@ import (
 
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/cache"
+	"github.com/realname-io/realname/internal/metrics"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
@@ -124,6 +125,10 @@ type Config struct {
 	// Logger receives JSON logs; never personal data. Defaults to a no-op
 	// logger.
 	Logger *zerolog.Logger
+	// Metrics records Prometheus metrics: results, provider calls and
+	// errors, rate-limit waits, webhook deliveries, cache lookups and the
+	// daily budget. Defaults to nil: nothing is recorded.
+	Metrics *metrics.Metrics
 }
 
 // Worker processes verification and webhook tasks.
@@ -229,6 +234,7 @@ func (w *Worker) Handler() asynq.Handler {
 // in-flight provider calls finish for up to ShutdownTimeout, and hands back
 // whatever is still running after that. It does not close Config.Redis.
 func (w *Worker) Run(ctx context.Context) error {
+	w.reportBudget(ctx)
 	h := w.Handler()
 	if err := w.srv.Start(h); err != nil {
 		return fmt.Errorf("worker: start: %w", err)

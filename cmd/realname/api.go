@@ -13,6 +13,7 @@ import (
 	"github.com/realname-io/realname/internal/apikey"
 	"github.com/realname-io/realname/internal/config"
 	"github.com/realname-io/realname/internal/dashboard"
+	"github.com/realname-io/realname/internal/metrics"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/producer/httpapi"
@@ -55,8 +56,11 @@ needs an API key (realname apikey create).`,
 			return fmt.Errorf("REALNAME_REDIS_URL: %w", err)
 		}
 		readOnly, admin := dashboard.Handlers(redisOpt)
+		// The API's /metrics: the queues (sizes, latency, paused) and the
+		// process; the verification counters are the workers'.
+		reg := baseRegistry(rdb)
 		srv, err := httpapi.New(httpapi.Config{Redis: rdb, Producer: prod, Store: results, MaxWait: maxWait, Logger: g.log,
-			Monitoring: readOnly, MonitoringAdmin: admin})
+			Monitoring: readOnly, MonitoringAdmin: admin, Metrics: metrics.Handler(reg)})
 		if err != nil {
 			return err
 		}

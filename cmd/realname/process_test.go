@@ -107,6 +107,7 @@ func TestWorkerProcesses(t *testing.T) {
 		"REALNAME_RATE_LIMIT=" + strconv.Itoa(limit),
 		"REALNAME_CONCURRENCY=8",
 		"REALNAME_SHUTDOWN_TIMEOUT=10s",
+		"REALNAME_METRICS_ADDR=127.0.0.1:0", // a free port each: two workers share the host
 	}
 	rdb := db.Client(t)
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
