@@ -5,6 +5,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BIN       ?= bin/realname
+STATICCHECK ?= v0.8.2
 
 .DEFAULT_GOAL := help
 
@@ -25,8 +26,8 @@ lint: ## gofmt, go vet, and staticcheck when it can be installed
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@latest -version >/dev/null 2>&1; then \
-		$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS); \
+	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK) -version >/dev/null 2>&1; then \
+		$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK) $(PKGS); \
 	else echo "staticcheck: not installable here, skipped"; fi
 
 .PHONY: fuzz
