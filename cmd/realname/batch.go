@@ -1,10 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/csv"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -18,9 +14,7 @@ import (
 
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/config"
-	"github.com/realname-io/realname/internal/identity"
 	"github.com/realname-io/realname/internal/store"
-	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/worker"
 )
 
@@ -151,7 +145,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 				defer f.Close()
 				w = f
 			}
-			return exportBatch(cmd.Context(), w, exportFormat, batches, results, args[0])
+			return batch.Export(cmd.Context(), w, exportFormat, batches, results, args[0], nil)
 		},
 	}
 	export.Flags().StringVar(&exportFormat, "format", "csv", "csv or jsonl")
@@ -191,47 +185,4 @@ func printStatus(out io.Writer, st *batch.Status, budget int, used int64) {
 	if !st.CompletedAt.IsZero() {
 		fmt.Fprintf(out, "completed  %s\n", st.CompletedAt.Format(time.RFC3339))
 	}
-}
-
-// exportBatch writes every result of the batch in enqueue order. A job
-// without a result yet is written with class "pending".
-func exportBatch(ctx context.Context, w io.Writer, format string, batches *batch.Store, results store.Store, name string) error {
-	var cw *csv.Writer
-	var enc *json.Encoder
-	switch format {
-	case "csv":
-		cw = csv.NewWriter(w)
-		if err := cw.Write(store.CSVColumns); err != nil {
-			return err
-		}
-	case "jsonl":
-		enc = json.NewEncoder(w)
-	default:
-		return fmt.Errorf("--format %q: want csv or jsonl", format)
-	}
-	err := batches.OrderNos(ctx, name, func(orders []string) error {
-		for _, o := range orders {
-			res, err := results.GetByOrderNo(ctx, o)
-			if errors.Is(err, store.ErrNotFound) {
-				res = &store.Result{OrderNo: o, JobID: task.JobID(identity.OrderNo(o)), Class: "pending"}
-			} else if err != nil {
-				return err
-			}
-			if enc != nil {
-				if err := enc.Encode(res); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := cw.Write(res.CSVRow()); err != nil {
-				return err
-			}
-		}
-		if cw != nil {
-			cw.Flush()
-			return cw.Error()
-		}
-		return nil
-	})
-	return err
 }

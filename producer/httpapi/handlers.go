@@ -3,9 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -290,44 +288,21 @@ func (s *Server) batchResults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	format := r.URL.Query().Get("format")
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Now().Add(time.Hour))
-	var cw *csv.Writer
-	var enc *json.Encoder
 	switch format {
 	case "", "jsonl", "ndjson":
+		format = "jsonl"
 		w.Header().Set("Content-Type", "application/x-ndjson")
-		enc = json.NewEncoder(w)
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		cw = csv.NewWriter(w)
-		_ = cw.Write(store.CSVColumns)
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_parameter", "format", "format must be jsonl or csv")
 		return
 	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(time.Hour))
 	w.WriteHeader(http.StatusOK)
-	_ = s.batches.OrderNos(r.Context(), name, func(orders []string) error {
-		for _, o := range orders {
-			res, err := s.store.GetByOrderNo(r.Context(), o)
-			if errors.Is(err, store.ErrNotFound) {
-				res = &store.Result{OrderNo: o, JobID: task.JobID(identity.OrderNo(o)), Class: "pending"}
-			} else if err != nil {
-				return err
-			}
-			if enc != nil {
-				if err := enc.Encode(res); err != nil {
-					return err
-				}
-			} else if err := cw.Write(res.CSVRow()); err != nil {
-				return err
-			}
-		}
-		if cw != nil {
-			cw.Flush()
-		}
-		return rc.Flush()
-	})
+	// The status is sent: a failure midway can only cut the stream short.
+	_ = batch.Export(r.Context(), w, format, s.batches, s.store, name, rc.Flush)
 }
 
 // ReplayRequest asks for archived webhooks to be sent again: those of the
