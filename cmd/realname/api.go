@@ -30,13 +30,10 @@ func newAPICmd(g *globals) *cobra.Command {
 needs an API key (realname apikey create).`,
 		Args: cobra.NoArgs,
 	}
-	rc, rerr := config.BindRedis(cmd.Flags(), os.Getenv)
+	rc, _ := config.BindRedis(cmd.Flags(), os.Getenv) // rc.Client reports bad values
 	cmd.Flags().StringVar(&addr, "addr", envOr("REALNAME_API_ADDR", "127.0.0.1:8080"), "listen address (env REALNAME_API_ADDR)")
 	cmd.Flags().DurationVar(&maxWait, "max-wait", 30*time.Second, "longest ?wait= a caller may ask for")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := rerr(); err != nil {
-			return err
-		}
 		rdb, err := rc.Client()
 		if err != nil {
 			return err
@@ -71,11 +68,8 @@ needs an API key (realname apikey create).`,
 
 func newAPIKeyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "apikey", Short: "Create, list and revoke API keys"}
-	rc, rerr := config.BindRedis(cmd.PersistentFlags(), os.Getenv)
+	rc, _ := config.BindRedis(cmd.PersistentFlags(), os.Getenv) // rc.Client reports bad values
 	keys := func() (*apikey.Store, func(), error) {
-		if err := rerr(); err != nil {
-			return nil, nil, err
-		}
 		rdb, err := rc.Client()
 		if err != nil {
 			return nil, nil, err

@@ -20,11 +20,11 @@ import (
 
 func newBatchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "batch", Short: "Watch, list, cancel and export bulk batches"}
-	rc, rerr := config.BindRedis(cmd.PersistentFlags(), os.Getenv)
+	rc, _ := config.BindRedis(cmd.PersistentFlags(), os.Getenv) // rc.Client reports bad values
 	wc, werr := config.BindWorker(cmd.PersistentFlags(), os.Getenv)
 	hc, herr := config.BindWebhook(cmd.PersistentFlags(), os.Getenv)
-	open := func() (*batch.Store, func(), *redisBundle, error) {
-		for _, fn := range []func() error{rerr, werr, herr} {
+	open := func() (*batch.Store, func(), redis.UniversalClient, error) {
+		for _, fn := range []func() error{werr, herr} {
 			if err := fn(); err != nil {
 				return nil, nil, nil, err
 			}
@@ -33,7 +33,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return batch.New(rdb), func() { rdb.Close() }, &redisBundle{rdb: rdb}, nil
+		return batch.New(rdb), func() { rdb.Close() }, rdb, nil
 	}
 
 	var watch time.Duration
@@ -42,7 +42,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 		Short: "Show a batch's counts, per class, and today's budget; --watch to follow it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			batches, done, rb, err := open()
+			batches, done, rdb, err := open()
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				used, _ := worker.BudgetUsed(cmd.Context(), rb.rdb)
+				used, _ := worker.BudgetUsed(cmd.Context(), rdb)
 				printStatus(out, st, wc.DailyBudget, used)
 				if watch <= 0 || st.State == batch.StateCompleted {
 					return nil
@@ -98,7 +98,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 		Short: "Cancel a batch: jobs not yet started are answered as cancelled, running ones finish",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			batches, done, rb, err := open()
+			batches, done, rdb, err := open()
 			if err != nil {
 				return err
 			}
@@ -109,7 +109,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "batch %s cancelled: workers answer its waiting jobs as cancelled without calling the provider\n", args[0])
 			if completed {
-				client := asynq.NewClientFromRedisClient(rb.rdb)
+				client := asynq.NewClientFromRedisClient(rdb)
 				defer client.Close()
 				_, sched, _ := hc.Client()
 				return worker.AnnounceBatch(cmd.Context(), client, batches, args[0], hc.DefaultURL, sched, 0, g.log)
@@ -124,7 +124,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 		Short: "Stream every result of a batch, with its orderNo, as CSV or JSONL",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			batches, done, rb, err := open()
+			batches, done, rdb, err := open()
 			if err != nil {
 				return err
 			}
@@ -132,7 +132,7 @@ func newBatchCmd(g *globals) *cobra.Command {
 			if _, err := batches.Get(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			results, err := store.NewRedis(rb.rdb, store.RedisConfig{})
+			results, err := store.NewRedis(rdb, store.RedisConfig{})
 			if err != nil {
 				return err
 			}
@@ -154,9 +154,6 @@ func newBatchCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(status, list, cancel, export)
 	return cmd
 }
-
-// redisBundle carries the client the subcommands share.
-type redisBundle struct{ rdb redis.UniversalClient }
 
 func percent(n, total int64) float64 {
 	if total == 0 {

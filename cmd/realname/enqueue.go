@@ -46,7 +46,7 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
   zcat users.jsonl.gz | realname enqueue --batch b2 --kind mobile3 -`,
 		Args: cobra.ExactArgs(1),
 	}
-	rc, rerr := config.BindRedis(cmd.Flags(), os.Getenv)
+	rc, _ := config.BindRedis(cmd.Flags(), os.Getenv) // rc.Client reports bad values
 	hc, herr := config.BindWebhook(cmd.Flags(), os.Getenv)
 	f := cmd.Flags()
 	f.StringVar(&batchName, "batch", "", "batch name (required): 1-64 of A-Z a-z 0-9 _ . : -")
@@ -58,7 +58,7 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
 	f.IntVar(&chunkSize, "chunk-size", 512, "rows per chunk: one round trip of claims, one of enqueues")
 	f.StringVar(&progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or none")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		for _, fn := range []func() error{rerr, herr} {
+		for _, fn := range []func() error{herr} {
 			if err := fn(); err != nil {
 				return err
 			}

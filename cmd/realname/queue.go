@@ -13,11 +13,8 @@ import (
 
 func newQueueCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "queue", Short: "Inspect, pause and resume queues"}
-	rc, rerr := config.BindRedis(cmd.PersistentFlags(), os.Getenv)
+	rc, _ := config.BindRedis(cmd.PersistentFlags(), os.Getenv) // rc.Client reports bad values
 	inspector := func() (*asynq.Inspector, func(), error) {
-		if err := rerr(); err != nil {
-			return nil, nil, err
-		}
 		rdb, err := rc.Client()
 		if err != nil {
 			return nil, nil, err
@@ -93,16 +90,13 @@ func newQueueCmd() *cobra.Command {
 
 func newWebhookCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "webhook", Short: "Manage webhook deliveries"}
-	rc, rerr := config.BindRedis(cmd.PersistentFlags(), os.Getenv)
+	rc, _ := config.BindRedis(cmd.PersistentFlags(), os.Getenv) // rc.Client reports bad values
 	var jobs []string
 	replay := &cobra.Command{
 		Use:   "replay [--job JOB_ID ...]",
 		Short: "Deliver archived (exhausted or refused) webhooks again: all of them, or those of the given jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := rerr(); err != nil {
-				return err
-			}
 			rdb, err := rc.Client()
 			if err != nil {
 				return err

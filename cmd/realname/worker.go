@@ -48,14 +48,14 @@ signed webhook from the webhooks queue. SIGTERM or Ctrl-C stops it gracefully:
 in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`,
 		Args: cobra.NoArgs,
 	}
-	rc, rerr := config.BindRedis(cmd.Flags(), os.Getenv)
+	rc, _ := config.BindRedis(cmd.Flags(), os.Getenv) // rc.Client reports bad values
 	tc, terr := config.BindTencent(cmd.Flags(), os.Getenv)
 	wc, werr := config.BindWorker(cmd.Flags(), os.Getenv)
 	hc, herr := config.BindWebhook(cmd.Flags(), os.Getenv)
 	metricsAddr := cmd.Flags().String("metrics-addr", metricsAddrFromEnv(),
 		"address of the Prometheus /metrics endpoint; empty disables it (env REALNAME_METRICS_ADDR)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		for _, f := range []func() error{rerr, terr, werr, herr} {
+		for _, f := range []func() error{terr, werr, herr} {
 			if err := f(); err != nil {
 				return err
 			}

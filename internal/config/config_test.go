@@ -134,3 +134,16 @@ func TestEnvVarsListed(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisClientReportsBadEnv(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	rc, _ := BindRedis(fs, env(map[string]string{"REALNAME_REDIS_URL": "redis://127.0.0.1:1/0", "REALNAME_RESULT_RETENTION": "a month"}))
+	if _, err := rc.Client(); err == nil || !strings.Contains(err.Error(), "REALNAME_RESULT_RETENTION") {
+		t.Fatalf("Client with a bad REALNAME_RESULT_RETENTION: %v", err)
+	}
+	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
+	rc, _ = BindRedis(fs, env(nil))
+	if _, err := rc.Client(); err == nil || !strings.Contains(err.Error(), "REALNAME_REDIS_URL") {
+		t.Fatalf("Client without a URL: %v", err)
+	}
+}

@@ -22,6 +22,8 @@ type Redis struct {
 	// ResultRetention is how long results are kept. Defaults to 720h (30
 	// days).
 	ResultRetention time.Duration
+
+	bindErr func() error // reports bad environment values, checked by Client
 }
 
 // BindRedis registers the Redis settings on fs.
@@ -30,12 +32,19 @@ func BindRedis(fs *pflag.FlagSet, getenv Getenv) (*Redis, func() error) {
 	b := &binder{fs: fs, getenv: getenv}
 	b.str(&c.URL, "redis-url", "", "Redis URL, e.g. redis://127.0.0.1:6379/0")
 	b.duration(&c.ResultRetention, "result-retention", 30*24*time.Hour, "how long results are kept")
+	c.bindErr = b.err
 	return c, b.err
 }
 
-// Client returns a client for URL, or an error saying how to set it when
-// it is empty.
+// Client returns a client for URL, or an error: a bad environment value of
+// the Redis settings, or how to set URL when it is empty. Commands that need
+// only Redis call it and nothing else.
 func (c *Redis) Client() (redis.UniversalClient, error) {
+	if c.bindErr != nil {
+		if err := c.bindErr(); err != nil {
+			return nil, err
+		}
+	}
 	if c.URL == "" {
 		return nil, fmt.Errorf("config: REALNAME_REDIS_URL (--redis-url) is required")
 	}
