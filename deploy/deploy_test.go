@@ -86,7 +86,7 @@ var knownVars = sync.OnceValues(func() (map[string]bool, error) {
 	noEnv := func(string) string { return "" }
 	fs := pflag.NewFlagSet("deploy-test", pflag.ContinueOnError)
 	config.BindRedis(fs, noEnv)
-	config.BindTencent(fs, noEnv)
+	config.BindProviders(fs, noEnv)
 	config.BindWorker(fs, noEnv)
 	config.BindWebhook(fs, noEnv)
 	known := map[string]bool{}
@@ -498,7 +498,7 @@ func TestValuesParse(t *testing.T) {
 	for _, p := range load(t).processes(t) {
 		fs := pflag.NewFlagSet(p.name, pflag.ContinueOnError)
 		_, rerr := config.BindRedis(fs, p.getenv)
-		_, terr := config.BindTencent(fs, p.getenv)
+		_, terr := config.BindProviders(fs, p.getenv)
 		_, werr := config.BindWorker(fs, p.getenv)
 		_, herr := config.BindWebhook(fs, p.getenv)
 		for _, f := range []func() error{rerr, terr, werr, herr} {

@@ -86,7 +86,7 @@ func (c *Client) pipelineEnqueue(ctx context.Context, vs []task.Verification, qu
 			return nil, err
 		}
 		id := task.JobID(v.OrderNo)
-		msg := asynqMessage(v.Kind.TaskType(), payload, id, queues[i], c.cfg.MaxRetry, c.cfg.Timeout)
+		msg := asynqMessage(task.TaskType(v.Kind), payload, id, queues[i], c.cfg.MaxRetry, c.cfg.Timeout)
 		cmds[i] = asynqEnqueueScript.EvalSha(ctx, pipe, []string{asynqTaskKey(queues[i], id), asynqPendingKey(queues[i])}, msg, id, now)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -101,7 +101,7 @@ func (c *Client) pipelineEnqueue(ctx context.Context, vs []task.Verification, qu
 			payload, _ := task.EncodeVerification(vs[i])
 			id := task.JobID(vs[i].OrderNo)
 			n, err = asynqEnqueueScript.Run(ctx, c.cfg.Redis, []string{asynqTaskKey(queues[i], id), asynqPendingKey(queues[i])},
-				asynqMessage(vs[i].Kind.TaskType(), payload, id, queues[i], c.cfg.MaxRetry, c.cfg.Timeout), id, now).Int()
+				asynqMessage(task.TaskType(vs[i].Kind), payload, id, queues[i], c.cfg.MaxRetry, c.cfg.Timeout), id, now).Int()
 		}
 		if err != nil {
 			return out[:i], fmt.Errorf("producer: enqueue order %s: %w", vs[i].OrderNo, err)

@@ -72,7 +72,7 @@ func TestPipelinedTasksAreAsynqTasks(t *testing.T) {
 			t.Fatalf("asynq cannot read a pipelined task: %v", err)
 		}
 		want, _ := task.EncodeVerification(v)
-		if info.Type != v.Kind.TaskType() || string(info.Payload) != string(want) || info.MaxRetry != 7 ||
+		if info.Type != task.TaskType(v.Kind) || string(info.Payload) != string(want) || info.MaxRetry != 7 ||
 			info.Timeout != 3*time.Minute || info.State != asynq.TaskStatePending || info.Queue != task.QueueBulk {
 			t.Fatalf("task info %+v", info)
 		}
@@ -84,7 +84,7 @@ func TestPipelinedTasksAreAsynqTasks(t *testing.T) {
 	// asynq's Client sees the IDs as taken.
 	ac := asynq.NewClientFromRedisClient(rdb)
 	defer ac.Close()
-	_, err = ac.Enqueue(asynq.NewTask(vs[1].Kind.TaskType(), nil), asynq.TaskID(task.JobID(vs[1].OrderNo)), asynq.Queue(task.QueueBulk))
+	_, err = ac.Enqueue(asynq.NewTask(task.TaskType(vs[1].Kind), nil), asynq.TaskID(task.JobID(vs[1].OrderNo)), asynq.Queue(task.QueueBulk))
 	if !errors.Is(err, asynq.ErrTaskIDConflict) {
 		t.Fatalf("asynq Client enqueue of a pipelined ID: %v, want ErrTaskIDConflict", err)
 	}
@@ -105,7 +105,7 @@ func TestPipelinedTasksAreAsynqTasks(t *testing.T) {
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 4, Queues: map[string]int{task.QueueBulk: 1, task.QueueSignup: 1},
 		TaskCheckInterval: 50 * time.Millisecond, LogLevel: asynq.FatalLevel})
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(task.KindIDCard.TaskType(), func(ctx context.Context, tk *asynq.Task) error {
+	mux.HandleFunc(task.TaskType(task.KindIDCard), func(ctx context.Context, tk *asynq.Task) error {
 		v, err := task.DecodeVerification(tk.Payload())
 		if err != nil {
 			return err

@@ -2,52 +2,91 @@ package worker
 
 import (
 	"math/rand/v2"
+	"slices"
 
 	"context"
-	"github.com/redis/go-redis/v9"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/realname-io/realname/internal/provider"
+	"github.com/redis/go-redis/v9"
 )
 
-// Attempt counters: one Redis hash per job, counting provider calls and the
-// calls that were sent without an answer (possibly billed). They outlive
+// Attempt counters: one Redis hash per job, counting provider calls, the
+// calls that were sent without an answer (possibly billed), and per
+// provider the calls that may have cost money ("billed:NAME"). They outlive
 // crashes and hand-overs between workers, so the stored result says how
-// many calls its answer cost.
+// many calls its answer cost, and a job that one provider may have billed
+// is never sent to another.
 
 func (w *Worker) attemptsKey(jobID string) string { return "realname:attempts:" + jobID }
 
-// countAttempt adds one call to the job's counter (or, with billed 1, one
-// possibly billed call) and returns both counts. Counting is best effort: a
-// Redis error must not stop a verification.
-func (w *Worker) countAttempt(ctx context.Context, jobID string, billed int) (calls, possiblyBilled int) {
+// jobCalls is what the attempt counters say of a job.
+type jobCalls struct {
+	calls, possiblyBilled int
+	// billedBy names the providers that may have billed the job, sorted.
+	billedBy []string
+}
+
+const billedPrefix = "billed:"
+
+func parseAttempts(m map[string]string) jobCalls {
+	c := jobCalls{calls: atoi(m["calls"]), possiblyBilled: atoi(m["unknown"])}
+	for f, v := range m {
+		if name, ok := strings.CutPrefix(f, billedPrefix); ok && atoi(v) > 0 {
+			c.billedBy = append(c.billedBy, name)
+		}
+	}
+	slices.Sort(c.billedBy)
+	return c
+}
+
+// countCall records, before it is made, a call of the job to the named
+// provider: until the answer says otherwise, the provider may bill it, so
+// a crash during the call leaves the job bound to that provider. Counting
+// is best effort: a Redis error must not stop a verification.
+func (w *Worker) countCall(ctx context.Context, jobID, providerName string) jobCalls {
 	key := w.attemptsKey(jobID)
 	pipe := w.cfg.Redis.TxPipeline()
-	field := "calls"
-	if billed > 0 {
-		field = "unknown"
-	}
-	pipe.HIncrBy(ctx, key, field, 1)
+	pipe.HIncrBy(ctx, key, "calls", 1)
+	pipe.HIncrBy(ctx, key, billedPrefix+providerName, 1)
 	pipe.Expire(ctx, key, attemptsRetention)
 	all := pipe.HGetAll(ctx, key)
 	if _, err := pipe.Exec(ctx); err != nil {
 		w.log.Warn().Err(err).Msg("could not count attempt")
-		return 1, billed
+		return jobCalls{calls: 1, billedBy: []string{providerName}}
+	}
+	return parseAttempts(all.Val())
+}
+
+// settleCall records what the answer said about billing: a call that
+// cannot have been billed no longer binds the job to its provider; one sent
+// without an answer counts as possibly billed.
+func (w *Worker) settleCall(ctx context.Context, jobID, providerName string, billing provider.Billing, answered bool) jobCalls {
+	key := w.attemptsKey(jobID)
+	pipe := w.cfg.Redis.TxPipeline()
+	switch {
+	case billing == provider.NotBilled:
+		pipe.HIncrBy(ctx, key, billedPrefix+providerName, -1)
+	case !answered:
+		pipe.HIncrBy(ctx, key, "unknown", 1)
+	}
+	all := pipe.HGetAll(ctx, key)
+	if _, err := pipe.Exec(ctx); err != nil {
+		w.log.Warn().Err(err).Msg("could not record the call's billing")
+		return jobCalls{calls: 1, billedBy: []string{providerName}}
 	}
 	return parseAttempts(all.Val())
 }
 
 // attempts returns the job's counts without changing them.
-func (w *Worker) attempts(ctx context.Context, jobID string) (calls, possiblyBilled int) {
+func (w *Worker) attempts(ctx context.Context, jobID string) (jobCalls, error) {
 	m, err := w.cfg.Redis.HGetAll(ctx, w.attemptsKey(jobID)).Result()
 	if err != nil {
-		return 0, 0
+		return jobCalls{}, err
 	}
-	return parseAttempts(m)
-}
-
-func parseAttempts(m map[string]string) (calls, possiblyBilled int) {
-	return atoi(m["calls"]), atoi(m["unknown"])
+	return parseAttempts(m), nil
 }
 
 func atoi(s string) int {

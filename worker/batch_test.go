@@ -15,11 +15,11 @@ import (
 	"github.com/realname-io/realname/internal/bulk"
 	"github.com/realname-io/realname/internal/cache"
 	"github.com/realname-io/realname/internal/ingest"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/sandbox"
 	"github.com/realname-io/realname/internal/task"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/worker"
 )
 
@@ -136,7 +136,7 @@ func TestBatchCompletesOnceWithTwoWorkers(t *testing.T) {
 }
 
 func demoTruthIDCard(e sample.Entry) string {
-	return string(tencent.ClassifyAuthCode(e.AuthCodes[tencent.ActionIDCardAuth]))
+	return string(tencentv2.ClassifyAuthCode(e.AuthCodes[tencentv2.ActionIDCardAuth]))
 }
 
 func equalCounts(a, b map[string]int64) bool {

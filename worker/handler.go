@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/realname-io/realname/internal/provider"
 
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
@@ -15,7 +18,6 @@ import (
 	"github.com/realname-io/realname/internal/metrics"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 )
 
@@ -86,7 +88,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 			return fmt.Errorf("batch state: %w", err)
 		}
 		if state == batch.StateCancelled {
-			res := w.newResult(v, jobID, 0, 0)
+			res := w.newResult(v, jobID, jobCalls{})
 			res.Class = batch.ClassCancelled
 			res.Error = "batch cancelled before the provider was called"
 			return w.finish(ctx, log, v, res)
@@ -102,8 +104,8 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 			log.Warn().Err(err).Msg("result cache unavailable; calling the provider")
 		} else if ok {
 			log.Info().Str("class", e.Class).Msg("answered from the result cache")
-			res := w.newResult(v, jobID, 0, 0)
-			res.Class, res.Action, res.AuthCode, res.Message, res.Cached = e.Class, e.Action, e.AuthCode, e.Message, true
+			res := w.newResult(v, jobID, jobCalls{})
+			res.Class, res.Provider, res.Action, res.AuthCode, res.Message, res.Cached = e.Class, e.Provider, e.Action, e.AuthCode, e.Message, true
 			return w.finish(ctx, log, v, res)
 		}
 	}
@@ -113,15 +115,37 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	}
 	// A cap on calls per order number: a caller re-submitting an order
 	// cannot run up a bill, whatever happens to its retries.
-	if calls, _ := w.attempts(ctx, jobID); calls >= w.cfg.MaxAttemptsPerOrder {
-		return w.finishError(ctx, log, v, jobID, fmt.Sprintf("attempt cap reached: %d provider calls for this order number", calls))
+	calls, err := w.attempts(ctx, jobID)
+	if err != nil {
+		return fmt.Errorf("read the job's calls: %w", err)
+	}
+	if calls.calls >= w.cfg.MaxAttemptsPerOrder {
+		return w.finishError(ctx, log, v, jobID, fmt.Sprintf("attempt cap reached: %d provider calls for this order number", calls.calls))
 	}
 
-	// 2. Wait for a token. A stop while waiting hands the job back; it
-	// is not a failure.
+	// 2. Choose the provider: the kind's primary, its secondary while the
+	// primary's circuit is open, and whichever may have billed the job
+	// already, whatever the circuits say.
+	call, err := w.router.Pick(v.Kind, calls.billedBy)
+	switch {
+	case errors.Is(err, provider.ErrNotConfigured):
+		return w.finishError(ctx, log, v, jobID, err.Error())
+	case err != nil:
+		log.Debug().Err(err).Msg("no provider can take the job now")
+		return &retryLater{delay: w.cfg.CircuitRetryDelay, failure: false, reason: err.Error()}
+	}
+	defer call.Abandon() // a call not made says nothing of the provider
+	p := call.Provider
+	log = log.With().Str("provider", p.Name()).Logger()
+	if call.Fallback {
+		log.Info().Str("primary", w.router.Route(v.Kind).Primary.Name()).Msg("primary provider unavailable: failing over")
+	}
+
+	// 3. Wait for a token of the provider action's limit. A stop while
+	// waiting hands the job back; it is not a failure.
 	waitCtx, cancel := w.untilStopping(ctx)
 	queue, _ := asynq.GetQueueName(ctx)
-	waited, err := w.waitToken(waitCtx, queue == task.QueueBulk)
+	waited, err := w.limits[limitKey(p, v.Kind)].wait(waitCtx, queue == task.QueueBulk)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -134,7 +158,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		log.Debug().Dur("waited", waited).Msg("rate limited")
 	}
 
-	// One run of a job calls the provider at a time: asynq can hand a task
+	// One run of a job calls a provider at a time: asynq can hand a task
 	// whose lease lapsed to a second worker while the first still runs.
 	release, ok, err := w.lockJob(ctx, jobID)
 	if err != nil {
@@ -149,6 +173,14 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("look up result: %w", err)
 	}
+	// Another run may have called a provider since the choice above: the
+	// job goes only where it may have been billed already.
+	if calls, err = w.attempts(ctx, jobID); err != nil {
+		return fmt.Errorf("read the job's calls: %w", err)
+	}
+	if len(calls.billedBy) > 0 && calls.billedBy[0] != p.Name() {
+		return &retryLater{delay: 0, failure: false, reason: "the job may have been billed by " + calls.billedBy[0] + " meanwhile"}
+	}
 
 	// The daily budget: over it, the job's queue pauses until tomorrow.
 	if over, err := w.spendBudget(ctx, queue, log); err != nil {
@@ -157,26 +189,30 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		return &retryLater{delay: w.cfg.PausedRetryDelay, failure: false, reason: "daily budget of provider calls reached: queue paused"}
 	}
 
-	// 3. Call. The attempt is counted first, so a crash after sending
-	// still shows in the job's attempts.
-	attempt, possiblyBilled := w.countAttempt(ctx, jobID, 0)
+	// 4. Call. The call is counted first, so a crash after sending still
+	// shows in the job's attempts and keeps it on this provider.
+	attempt := w.countCall(ctx, jobID, p.Name()).calls
 	req := v.Request()
 	start := time.Now()
-	answer, err := w.cfg.Provider.Verify(ctx, req)
+	answer, err := p.Verify(ctx, req)
 	latency := time.Since(start)
-	w.cfg.Metrics.ProviderCall(req.Action(), latency, answer, err)
-
-	// 4. Classify.
+	call.Done(err)
+	billing := provider.BillingOf(err)
 	if err == nil {
-		log.Info().Str("class", string(answer.Class)).Str("auth_code", answer.AuthCode).
+		billing = answer.Billing
+	}
+	calls = w.settleCall(ctx, jobID, p.Name(), billing, err == nil || billing != provider.PossiblyBilled)
+	w.cfg.Metrics.ProviderCall(p.Name(), p.Action(v.Kind), latency, answer, err)
+
+	// 5. Classify.
+	if err == nil {
+		log.Info().Str("class", string(answer.Class)).Str("code", answer.Code).Str("billing", answer.Billing.String()).
 			Int("attempt", attempt).Dur("latency", latency).Msg("verified")
-		res := w.newResult(v, jobID, attempt, possiblyBilled)
+		res := w.newResult(v, jobID, calls)
+		res.Provider, res.Action, res.AuthCode, res.Message = answer.Provider, answer.Action, answer.Code, answer.Message
 		res.Class = string(answer.Class)
-		res.Action = answer.Action
-		res.AuthCode = answer.AuthCode
-		res.Message = answer.Message
-		if w.cfg.Cache != nil && answer.Class != tencent.ClassBadRequest {
-			e := cache.Entry{Class: res.Class, Action: res.Action, AuthCode: res.AuthCode, Message: res.Message, At: time.Now()}
+		if w.cfg.Cache != nil && answer.Class != provider.ClassBadRequest {
+			e := cache.Entry{Class: res.Class, Provider: res.Provider, Action: res.Action, AuthCode: res.AuthCode, Message: res.Message, At: time.Now()}
 			if err := w.cfg.Cache.Put(ctx, v, e); err != nil {
 				log.Warn().Err(err).Msg("could not cache the answer")
 			}
@@ -184,30 +220,30 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		return w.finish(ctx, log, v, res)
 	}
 
-	class := tencent.ClassOf(err)
-	if tencent.PossiblyBilled(err) {
-		_, possiblyBilled = w.countAttempt(ctx, jobID, 1)
-	}
-	ev := log.Warn().Err(err).Str("class", string(class)).Int("attempt", attempt).Dur("latency", latency)
-	switch class {
-	case tencent.ClassBadRequest:
-		// The provider refused the request as malformed: final, and
+	class := provider.ClassOf(err)
+	ev := log.Warn().Err(err).Str("class", string(class)).Str("billing", billing.String()).Int("attempt", attempt).Dur("latency", latency)
+	if class.Definitive() {
+		// The provider refused the request for good (malformed, or an
+		// answer such as "no record" that came as an error): final, and
 		// retrying cannot change it.
-		ev.Msg("provider refused the request")
-		res := w.newResult(v, jobID, attempt, possiblyBilled)
-		res.Class = string(tencent.ClassBadRequest)
-		var apiErr *tencent.APIError
-		if errors.As(err, &apiErr) {
-			res.Action, res.Code, res.Message = apiErr.Action, apiErr.Code, apiErr.Message
+		ev.Msg("provider gave a final refusal")
+		res := w.newResult(v, jobID, calls)
+		res.Provider, res.Action, res.Class = p.Name(), p.Action(v.Kind), string(class)
+		var pe *provider.Error
+		if errors.As(err, &pe) {
+			res.AuthCode, res.Message = pe.Code, pe.Message
+			res.Code, _ = strconv.Atoi(pe.Code)
 		}
 		return w.finish(ctx, log, v, res)
+	}
 
-	case tencent.ClassCredentials:
+	switch class {
+	case provider.ClassCredentials:
 		ev.Msg("provider refused our credentials")
 		w.pauseVerifyQueues(err)
 		return &retryLater{delay: w.cfg.PausedRetryDelay, failure: false, reason: "provider refused credentials: queues paused"}
 
-	case tencent.ClassThrottled:
+	case provider.ClassThrottled:
 		ev.Msg("throttled by the provider")
 		return &retryLater{delay: w.cfg.ThrottleDelay, failure: false, reason: "throttled by the provider"}
 	}
@@ -222,7 +258,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		return w.finishError(ctx, log, v, jobID, fmt.Sprintf("no definitive answer after %d attempts: last failure %s", attempt, class))
 	}
 	ev.Int("retried", retried).Msg("will retry")
-	if class == tencent.ClassReplay {
+	if class == provider.ClassReplay {
 		return &retryLater{delay: 0, failure: true, reason: err.Error()}
 	}
 	return err
@@ -230,8 +266,8 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 
 // finishError stores a final error result for a job.
 func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Verification, jobID, reason string) error {
-	attempts, billed := w.attempts(ctx, jobID)
-	res := w.newResult(v, jobID, attempts, billed)
+	calls, _ := w.attempts(ctx, jobID)
+	res := w.newResult(v, jobID, calls)
 	res.Class = store.ClassError
 	res.Error = reason
 	return w.finish(ctx, log, v, res)
@@ -383,10 +419,10 @@ func (w *Worker) handleWebhook(ctx context.Context, t *asynq.Task) error {
 	return err
 }
 
-func (w *Worker) newResult(v task.Verification, jobID string, attempts, possiblyBilled int) *store.Result {
+func (w *Worker) newResult(v task.Verification, jobID string, calls jobCalls) *store.Result {
 	return &store.Result{
 		JobID: jobID, OrderNo: string(v.OrderNo), Kind: string(v.Kind), Batch: v.Batch,
-		Provider: ProviderName, Attempts: attempts, PossiblyBilled: possiblyBilled,
+		Attempts: calls.calls, PossiblyBilled: calls.possiblyBilled,
 		Identity: store.MaskedIdentity{
 			Name: v.Name.Masked(), IDNumber: v.IDNumber.Masked(), Phone: v.Phone.Masked(), BankCard: v.BankCard.Masked(),
 		},

@@ -12,11 +12,11 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/realname-io/realname/internal/demo"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/sandbox"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/worker"
@@ -123,7 +123,7 @@ func TestTimeoutsArePossiblyBilled(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{n: 24, faults: sandbox.Faults{TimeoutRate: 0.25, TimeoutHold: 2 * time.Second}})
 	cfg := b.config(t, nil)
-	provider, err := b.stack.Client(tencent.Config{Timeout: 300 * time.Millisecond})
+	provider, err := b.stack.Client(tencentv2.Config{Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestStopHandsBackJobs(t *testing.T) {
 func TestCredentialsPauseQueues(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{n: 20})
-	bad, err := tencent.New(tencent.Config{SecretID: demo.SecretID, SecretKey: "wrong-key", Endpoint: b.stack.SandboxURL})
+	bad, err := tencentv2.NewProvider(tencentv2.Config{SecretID: demo.SecretID, SecretKey: "wrong-key", Endpoint: b.stack.SandboxURL})
 	if err != nil {
 		t.Fatal(err)
 	}

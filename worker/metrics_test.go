@@ -14,9 +14,9 @@ import (
 	"github.com/realname-io/realname/internal/demo"
 	"github.com/realname-io/realname/internal/identity"
 	"github.com/realname-io/realname/internal/metrics"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/sandbox"
 	"github.com/realname-io/realname/internal/task"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/worker"
@@ -40,7 +40,7 @@ func TestMetrics(t *testing.T) {
 	m := metrics.New(reg)
 	reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(b.rdb)))
 	// A short timeout, so that each held answer costs a second, not two.
-	provider, err := b.stack.Client(tencent.Config{Timeout: time.Second})
+	provider, err := b.stack.Client(tencentv2.Config{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,30 +18,25 @@ import (
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/cache"
 	"github.com/realname-io/realname/internal/metrics"
+	"github.com/realname-io/realname/internal/provider"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 )
 
-// Provider runs a verification request against an identity provider. The
-// Tencent v2 client (*tencent.Client) is one; others will sit behind the same
-// interface.
-type Provider interface {
-	Verify(ctx context.Context, req tencent.Request) (*tencent.Result, error)
-}
-
-// ProviderName is recorded in results answered by the Tencent v2 client.
-const ProviderName = "tencent-v2"
-
-// Config configures a Worker. Redis, Provider and Store are required.
+// Config configures a Worker. Redis, Store, and Router or Provider are
+// required.
 type Config struct {
 	// Redis is the queue's Redis; the shared rate limit and the attempt
 	// counters live there too.
 	Redis redis.UniversalClient
-	// Provider answers verifications.
-	Provider Provider
+	// Router chooses the provider of each call, per kind, and fails over
+	// from a primary to a secondary. Defaults to a router that sends every
+	// kind to Provider.
+	Router *provider.Router
+	// Provider answers every kind when Router is nil.
+	Provider provider.Provider
 	// Store keeps final results.
 	Store store.Store
 	// Webhooks delivers result events. Nil disables webhooks: results are
@@ -96,8 +91,20 @@ type Config struct {
 	// crashed releases it by expiry. Defaults to 2m; keep it above the
 	// provider timeout.
 	InflightTTL time.Duration
-	// RateLimit limits provider calls, per process and across processes.
+	// RateLimit limits the calls of a provider that documents no quota
+	// (tencent-v2), per process and across processes. Burst applies to
+	// every limit.
 	RateLimit ratelimit.Config
+	// Quotas overrides the documented quota of provider actions, in calls
+	// per second across all workers, keyed "provider/Action" (e.g.
+	// "tencent-v3/IdCardVerification"). Each provider action has a limit
+	// of its own, so a batch of one kind cannot take the tokens of
+	// another. Defaults to the providers' documented quotas.
+	Quotas map[string]int
+	// CircuitRetryDelay is when a job is due again when no provider may
+	// take it (the circuits it can use are open); it does not use up a
+	// retry. Defaults to 2s.
+	CircuitRetryDelay time.Duration
 	// Cache answers a verification from an earlier one of the same kind
 	// and identity. Nil disables it.
 	Cache *cache.Cache
@@ -134,24 +141,33 @@ type Config struct {
 
 // Worker processes verification and webhook tasks.
 type Worker struct {
-	cfg         Config
-	log         zerolog.Logger
-	srv         *asynq.Server // signup and webhooks
-	bulkSrv     *asynq.Server // bulk; nil when BulkConcurrency < 0
-	client      *asynq.Client
-	inspector   *asynq.Inspector
-	limiter     *ratelimit.Limiter
-	bulkLimiter *ratelimit.Limiter // nil: bulk uses limiter alone
-	batches     *batch.Store
-	stopping    chan struct{}
-	// signupWaiting counts signup jobs waiting for a token in this process.
+	cfg       Config
+	log       zerolog.Logger
+	srv       *asynq.Server // signup and webhooks
+	bulkSrv   *asynq.Server // bulk; nil when BulkConcurrency < 0
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	router    *provider.Router
+	// limits holds the rate limit of each provider action, by limitKey.
+	limits   map[string]*callLimit
+	batches  *batch.Store
+	stopping chan struct{}
+}
+
+// callLimit is the rate limit of one provider action (or of a whole
+// provider that documents no per-action quota).
+type callLimit struct {
+	all  *ratelimit.Limiter
+	bulk *ratelimit.Limiter // nil: bulk uses all alone
+	// signupWaiting counts signup jobs waiting for a token of this limit
+	// in this process.
 	signupWaiting atomic.Int32
 }
 
 // New returns a Worker for cfg after filling in defaults and validating it.
 func New(cfg Config) (*Worker, error) {
-	if cfg.Redis == nil || cfg.Provider == nil || cfg.Store == nil {
-		return nil, errors.New("worker: Redis, Provider and Store are required")
+	if cfg.Redis == nil || (cfg.Router == nil && cfg.Provider == nil) || cfg.Store == nil {
+		return nil, errors.New("worker: Redis, Router or Provider, and Store are required")
 	}
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 20)
 	cfg.BulkConcurrency = cmp.Or(cfg.BulkConcurrency, 10)
@@ -169,6 +185,7 @@ func New(cfg Config) (*Worker, error) {
 	cfg.ThrottleDelay = cmp.Or(cfg.ThrottleDelay, 2*time.Second)
 	cfg.PausedRetryDelay = cmp.Or(cfg.PausedRetryDelay, 10*time.Second)
 	cfg.InflightTTL = cmp.Or(cfg.InflightTTL, 2*time.Minute)
+	cfg.CircuitRetryDelay = cmp.Or(cfg.CircuitRetryDelay, 2*time.Second)
 	if len(cfg.WebhookSchedule) == 0 {
 		cfg.WebhookSchedule = webhook.DefaultSchedule
 	}
@@ -177,26 +194,29 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger != nil {
 		log = *cfg.Logger
 	}
-	limiter, err := ratelimit.New(cfg.Redis, cfg.RateLimit)
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
+	router := cfg.Router
+	if router == nil {
+		routes := make(map[provider.Kind]provider.Route, len(provider.Kinds))
+		for _, k := range provider.Kinds {
+			routes[k] = provider.Route{Primary: cfg.Provider}
+		}
+		var err error
+		if router, err = provider.NewRouter(provider.RouterConfig{Routes: routes}); err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
 	}
 	w := &Worker{
 		cfg:       cfg,
 		log:       log,
 		client:    asynq.NewClientFromRedisClient(cfg.Redis),
 		inspector: asynq.NewInspectorFromRedisClient(cfg.Redis),
-		limiter:   limiter,
+		router:    router,
+		limits:    make(map[string]*callLimit),
 		batches:   batch.New(cfg.Redis),
 		stopping:  make(chan struct{}),
 	}
-	if bulkRate := int(float64(cfg.RateLimit.Rate) * cfg.BulkRateShare); cfg.RateLimit.Rate > 0 && cfg.BulkRateShare < 1 {
-		w.bulkLimiter, err = ratelimit.New(cfg.Redis, ratelimit.Config{
-			Rate: max(1, bulkRate), Burst: cfg.RateLimit.Burst, Key: cmp.Or(cfg.RateLimit.Key, ratelimit.DefaultKey) + ":bulk",
-		})
-		if err != nil {
-			return nil, fmt.Errorf("worker: %w", err)
-		}
+	if err := w.buildLimits(); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
 	}
 	server := func(concurrency int, queues map[string]int) *asynq.Server {
 		return asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
@@ -224,7 +244,7 @@ func New(cfg Config) (*Worker, error) {
 func (w *Worker) Handler() asynq.Handler {
 	mux := asynq.NewServeMux()
 	for _, k := range task.Kinds {
-		mux.HandleFunc(k.TaskType(), w.handleVerify)
+		mux.HandleFunc(task.TaskType(k), w.handleVerify)
 	}
 	mux.HandleFunc(task.TypeWebhook, w.handleWebhook)
 	return mux
@@ -269,26 +289,88 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// waitToken waits for a provider call token: bulk jobs first from their
-// share of the rate, then from the whole.
-func (w *Worker) waitToken(ctx context.Context, bulk bool) (time.Duration, error) {
-	var waited time.Duration
+// buildLimits makes the rate limit of every provider action the router
+// can call: the action's quota (Config.Quotas, else the documented one),
+// shared through Redis under "realname:provider:NAME:ACTION"; or, for a
+// provider that documents none, Config.RateLimit for all its actions.
+func (w *Worker) buildLimits() error {
+	known := make(map[string]bool)
+	for _, p := range w.router.Providers() {
+		for _, k := range provider.Kinds {
+			key := limitKey(p, k)
+			known[p.Name()+"/"+p.Action(k)] = true
+			if _, ok := w.limits[key]; ok {
+				continue
+			}
+			rl := w.cfg.RateLimit
+			if quota := p.Quota(k); quota > 0 {
+				rl = ratelimit.Config{
+					Rate: cmp.Or(w.cfg.Quotas[p.Name()+"/"+p.Action(k)], quota), Burst: rl.Burst,
+					Key: "realname:provider:" + p.Name() + ":" + p.Action(k),
+				}
+			} else if rl.Key == "" {
+				rl.Key = "realname:provider:" + p.Name()
+			}
+			lim, err := newCallLimit(w.cfg.Redis, rl, w.cfg.BulkRateShare)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", p.Name(), p.Action(k), err)
+			}
+			w.limits[key] = lim
+		}
+	}
+	for k := range w.cfg.Quotas {
+		if !known[k] {
+			return fmt.Errorf("quota for %q: no configured provider has that action (want provider/Action)", k)
+		}
+	}
+	return nil
+}
+
+// limitKey names the limit a call of kind to p waits on.
+func limitKey(p provider.Provider, kind provider.Kind) string {
+	if p.Quota(kind) > 0 {
+		return p.Name() + "/" + p.Action(kind)
+	}
+	return p.Name()
+}
+
+// newCallLimit returns the limit of rl, with a share of it for bulk jobs.
+func newCallLimit(rdb redis.UniversalClient, rl ratelimit.Config, bulkShare float64) (*callLimit, error) {
+	all, err := ratelimit.New(rdb, rl)
+	if err != nil {
+		return nil, err
+	}
+	l := &callLimit{all: all}
+	if rl.Rate > 0 && bulkShare < 1 {
+		l.bulk, err = ratelimit.New(rdb, ratelimit.Config{
+			Rate: max(1, int(float64(rl.Rate)*bulkShare)), Burst: rl.Burst, Key: rl.Key + ":bulk",
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// wait waits for a call token: bulk jobs first from their share of the
+// rate, then from the whole.
+func (l *callLimit) wait(ctx context.Context, bulk bool) (time.Duration, error) {
 	if !bulk {
 		// Signups waiting in this process go first: bulk waiters yield the
 		// next token to them.
-		w.signupWaiting.Add(1)
-		defer w.signupWaiting.Add(-1)
-		d, err := w.limiter.Wait(ctx)
-		return d, err
+		l.signupWaiting.Add(1)
+		defer l.signupWaiting.Add(-1)
+		return l.all.Wait(ctx)
 	}
-	if w.bulkLimiter != nil {
-		d, err := w.bulkLimiter.Wait(ctx)
+	var waited time.Duration
+	if l.bulk != nil {
+		d, err := l.bulk.Wait(ctx)
 		waited += d
 		if err != nil {
 			return waited, err
 		}
 	}
-	d, err := w.limiter.WaitYielding(ctx, func() bool { return w.signupWaiting.Load() > 0 })
+	d, err := l.all.WaitYielding(ctx, func() bool { return l.signupWaiting.Load() > 0 })
 	return waited + d, err
 }
 

@@ -14,13 +14,13 @@ import (
 
 	"github.com/realname-io/realname/internal/demo"
 	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/sandbox"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/worker"
@@ -95,7 +95,7 @@ func tail(s string, n int) string {
 // timings; mod adjusts it.
 func (b *bundle) config(t *testing.T, mod func(*worker.Config)) worker.Config {
 	t.Helper()
-	provider, err := b.stack.Client(tencent.Config{Timeout: 2 * time.Second})
+	provider, err := b.stack.Client(tencentv2.Config{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func (b *bundle) checkTruth(t *testing.T) {
 		if res.Class != want || res.Kind != demo.KindOf(i) || res.JobID != task.JobID(identity.OrderNo(e.OrderNo)) {
 			t.Fatalf("%s: result %+v, want class %s kind %s", e.OrderNo, res, want, demo.KindOf(i))
 		}
-		if res.Attempts < 1 || res.Provider != worker.ProviderName || res.CompletedAt.IsZero() || res.Identity.IDNumber == "" {
+		if res.Attempts < 1 || res.Provider != tencentv2.Name || res.CompletedAt.IsZero() || res.Identity.IDNumber == "" {
 			t.Fatalf("%s: incomplete result %+v", e.OrderNo, res)
 		}
 		body, ok := events[task.WebhookID(res.JobID)]
@@ -240,8 +240,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("sandbox meter %+v: want 80 calls, 80 billed, none reused", stats)
 	}
 	for _, k := range task.Kinds {
-		if n := stats.ByAction[map[task.Kind]string{task.KindIDCard: tencent.ActionIDCardAuth, task.KindMobile3: tencent.ActionMobileAuth3,
-			task.KindBankCard3: tencent.ActionBankCard3Auth, task.KindBankCard4: tencent.ActionBankCardAuth4}[k]]; n != 20 {
+		if n := stats.ByAction[map[task.Kind]string{task.KindIDCard: tencentv2.ActionIDCardAuth, task.KindMobile3: tencentv2.ActionMobileAuth3,
+			task.KindBankCard3: tencentv2.ActionBankCard3Auth, task.KindBankCard4: tencentv2.ActionBankCardAuth4}[k]]; n != 20 {
 			t.Fatalf("kind %s: %d calls, want 20", k, n)
 		}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,6 +41,54 @@ func TestSignReproducesSpecVector(t *testing.T) {
 	}
 }
 
+// TestSignTC3ReproducesSpecVectors: both TC3 vectors of
+// spec/tencent-v3-faceid.md, the signature alone on the last line.
+func TestSignTC3ReproducesSpecVectors(t *testing.T) {
+	body := filepath.Join(t.TempDir(), "body.json")
+	if err := os.WriteFile(body, []byte(`{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"sign", "--protocol", "tc3", "--secret-id", "AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA", "--service", "cvm",
+		"--host", "cvm.tencentcloudapi.com", "--action", "DescribeInstances", "--timestamp", "1551113065", "--payload-file", body}
+	cases := []struct {
+		key, headers, requestHash, signature string
+	}{
+		{"Gu5t9xGARNpq86cd98joQYCN3*******", "content-type,host",
+			"5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031", "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c"},
+		{strings.Repeat("*", 32), "content-type,host,x-tc-action",
+			"7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84", "10b1a37a7301a02ca19a647ad722d5e43b4b3cff309d421d85b46093f6ab6c4f"},
+	}
+	for _, tc := range cases {
+		out, err := runCmd(t, append(base, "--secret-key", tc.key, "--signed-headers", tc.headers)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if last := lines[len(lines)-1]; last != tc.signature {
+			t.Errorf("last line %q, want the signature %s\n%s", last, tc.signature, out)
+		}
+		if !strings.Contains(out, "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064\n") ||
+			!strings.Contains(out, "2019-02-25/cvm/tc3_request\n"+tc.requestHash+"\n") {
+			t.Errorf("canonical forms missing the body hash or the canonical request's hash:\n%s", out)
+		}
+	}
+}
+
+// TestSignAliyunRPCReproducesSpecVector: the vector of
+// spec/aliyun-cloudauth.md.
+func TestSignAliyunRPCReproducesSpecVector(t *testing.T) {
+	out, err := runCmd(t, "sign", "--protocol", "aliyun-rpc", "--method", "GET", "--secret-key", "testsecret",
+		"AccessKeyId=testid", "Action=DescribeRegions", "Format=XML", "SignatureMethod=HMAC-SHA1",
+		"SignatureNonce=3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf", "SignatureVersion=1.0", "Timestamp=2016-02-23T12:46:24Z", "Version=2014-05-26")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeRegions%26Format%3DXML%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf%26SignatureVersion%3D1.0%26Timestamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26\nOLeaidS1JvxuMvnyHOwuJ+uX5qY=\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
 func TestSignErrors(t *testing.T) {
 	t.Setenv("REALNAME_SECRET_KEY", "")
 	cases := [][]string{
@@ -47,6 +97,11 @@ func TestSignErrors(t *testing.T) {
 		{"sign", "--secret-key", "k", "--host", "h", "--method", "PUT"}, // bad method
 		{"sign", "--secret-key", "k", "--host", "h", "novalue"},         // not key=value
 		{"sign", "--secret-key", "k", "--host", "h", "--signature-method", "MD5"},
+		{"sign", "--secret-key", "k", "--protocol", "v4", "a=b"},                                      // unknown protocol
+		{"sign", "--secret-key", "k", "--protocol", "tc3", "--host", "h", "--timestamp", "1"},         // no payload
+		{"sign", "--secret-key", "k", "--protocol", "tc3", "--payload-file", "x", "--timestamp", "1"}, // no host
+		{"sign", "--secret-key", "k", "--protocol", "tc3", "--host", "h", "--payload-file", "x"},      // no timestamp
+		{"sign", "--secret-key", "k", "--protocol", "aliyun-rpc", "novalue"},
 	}
 	for _, args := range cases {
 		if _, err := runCmd(t, args...); err == nil {

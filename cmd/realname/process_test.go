@@ -20,10 +20,10 @@ import (
 
 	"github.com/realname-io/realname/internal/demo"
 	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/worker"
@@ -246,7 +246,7 @@ func TestWebhookReplay(t *testing.T) {
 	defer st.Close()
 	rdb := db.Client(t)
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
-	provider, _ := st.Client(tencent.Config{})
+	provider, _ := st.Client(tencentv2.Config{})
 	hooks, _ := st.WebhookClient()
 	w, err := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, Webhooks: hooks,
 		DefaultWebhookURL: st.ReceiverURL, TaskCheckInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/realname-io/realname/internal/config"
 	"github.com/realname-io/realname/internal/metrics"
+	"github.com/realname-io/realname/internal/provider"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/worker"
 )
@@ -43,13 +44,15 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		Short: "Process verification and webhook jobs from Redis",
 		Long: `Worker runs the verification workers: it takes jobs from the signup and bulk
 queues (signup first), waits for a token from the local and the shared rate
-limit, calls Tencent's 实名认证 v2 API, stores each final result and delivers its
-signed webhook from the webhooks queue. SIGTERM or Ctrl-C stops it gracefully:
+limit of the provider action, calls the provider of the job's kind (Tencent
+Cloud API 3.0, Tencent's v2 gateway or Alibaba Cloud; --provider, with
+--provider-fallback taking the jobs while the primary is down), stores each
+final result and delivers its signed webhook from the webhooks queue. SIGTERM or Ctrl-C stops it gracefully:
 in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`,
 		Args: cobra.NoArgs,
 	}
 	rc, _ := config.BindRedis(cmd.Flags(), os.Getenv) // rc.Client reports bad values
-	tc, terr := config.BindTencent(cmd.Flags(), os.Getenv)
+	pc, terr := config.BindProviders(cmd.Flags(), os.Getenv)
 	wc, werr := config.BindWorker(cmd.Flags(), os.Getenv)
 	hc, herr := config.BindWebhook(cmd.Flags(), os.Getenv)
 	metricsAddr := cmd.Flags().String("metrics-addr", metricsAddrFromEnv(),
@@ -65,7 +68,22 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 			return err
 		}
 		defer rdb.Close()
-		provider, err := tc.Client()
+		rcfg, err := pc.RouterConfig()
+		if err != nil {
+			return err
+		}
+		rcfg.OnStateChange = func(name, from, to string) {
+			ev := g.log.Warn()
+			if to == "closed" {
+				ev = g.log.Info()
+			}
+			ev.Str("provider", name).Str("from", from).Str("to", to).Msg("provider circuit changed state")
+		}
+		router, err := provider.NewRouter(rcfg)
+		if err != nil {
+			return err
+		}
+		quotas, err := pc.QuotaOverrides()
 		if err != nil {
 			return err
 		}
@@ -87,7 +105,7 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 			reg, m = workerRegistry(rdb)
 		}
 		w, err := worker.New(worker.Config{
-			Redis: rdb, Provider: provider, Store: st, Webhooks: hooks, Cache: resultCache,
+			Redis: rdb, Router: router, Quotas: quotas, Store: st, Webhooks: hooks, Cache: resultCache,
 			Concurrency: wc.Concurrency, BulkConcurrency: wc.BulkConcurrency, StrictPriority: wc.StrictPriority,
 			DailyBudget: wc.DailyBudget, BudgetStopsSignup: wc.BudgetStopsSignup, MaxAttemptsPerOrder: wc.MaxAttemptsPerOrder,
 			ShutdownTimeout: wc.ShutdownTimeout, JobDeadline: wc.JobDeadline,

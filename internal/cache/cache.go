@@ -25,6 +25,7 @@ import (
 // Entry is a cached definitive answer.
 type Entry struct {
 	Class    string    `json:"class"`
+	Provider string    `json:"provider,omitempty"`
 	Action   string    `json:"action,omitempty"`
 	AuthCode string    `json:"authCode,omitempty"`
 	Message  string    `json:"message,omitempty"`

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/realname-io/realname/internal/cache"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/ratelimit"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 )
 
@@ -57,7 +57,7 @@ type Tencent struct {
 	SecretID string
 	// SecretKey is the API key's SecretKey.
 	SecretKey Secret
-	// Endpoint defaults to tencent.DefaultEndpoint.
+	// Endpoint defaults to tencentv2.DefaultEndpoint.
 	Endpoint string
 	// Region defaults to empty (the gateway's "all").
 	Region string
@@ -75,7 +75,7 @@ func BindTencent(fs *pflag.FlagSet, getenv Getenv) (*Tencent, func() error) {
 	b := &binder{fs: fs, getenv: getenv}
 	b.str(&c.SecretID, "tencent-secret-id", "", "Tencent Cloud SecretId")
 	b.secret(&c.SecretKey, "tencent-secret-key", "the Tencent Cloud SecretKey")
-	b.str(&c.Endpoint, "tencent-endpoint", tencent.DefaultEndpoint, "v2 endpoint URL")
+	b.str(&c.Endpoint, "tencent-endpoint", tencentv2.DefaultEndpoint, "v2 endpoint URL")
 	b.str(&c.Region, "tencent-region", "", "Region parameter (empty: the gateway's default, all)")
 	b.str(&c.Method, "tencent-method", "POST", "HTTP method: GET or POST")
 	b.str(&c.SignatureMethod, "tencent-signature-method", "HmacSHA1", "HmacSHA1 or HmacSHA256")
@@ -83,20 +83,27 @@ func BindTencent(fs *pflag.FlagSet, getenv Getenv) (*Tencent, func() error) {
 	return c, b.err
 }
 
-// Client returns the provider client this configuration describes.
-func (c *Tencent) Client() (*tencent.Client, error) {
+// credentials returns the API key, or an error naming the missing
+// setting.
+func (c *Tencent) credentials() (id, key string, err error) {
 	if c.SecretID == "" {
-		return nil, fmt.Errorf("config: REALNAME_TENCENT_SECRET_ID (--tencent-secret-id) is required")
+		return "", "", fmt.Errorf("config: REALNAME_TENCENT_SECRET_ID (--tencent-secret-id) is required")
 	}
-	key, err := c.SecretKey.Required()
+	key, err = c.SecretKey.Required()
+	return c.SecretID, key, err
+}
+
+// Client returns the v2 gateway client this configuration describes.
+func (c *Tencent) Client() (*tencentv2.Client, error) {
+	_, key, err := c.credentials()
 	if err != nil {
 		return nil, err
 	}
-	sm, err := tencent.ParseSignatureMethod(c.SignatureMethod)
+	sm, err := tencentv2.ParseSignatureMethod(c.SignatureMethod)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return tencent.New(tencent.Config{
+	return tencentv2.New(tencentv2.Config{
 		SecretID: c.SecretID, SecretKey: key, Endpoint: c.Endpoint, Region: c.Region,
 		Method: c.Method, SignatureMethod: sm, Timeout: c.Timeout,
 	})

@@ -16,10 +16,10 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/sandbox"
 	"github.com/realname-io/realname/internal/store"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/worker"
@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		st.SandboxURL, faults.HTTP5xxRate*100, faults.CodeRate*100, faults.Latency)
 	fmt.Fprintf(out, "receiver  %s (verifies every signature)\n", st.ReceiverURL)
 
-	provider, err := st.Client(tencent.Config{Timeout: 5 * time.Second})
+	provider, err := st.Client(tencentv2.Config{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, err
 	}

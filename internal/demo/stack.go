@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/realname-io/realname/internal/provider"
+
 	"github.com/rs/zerolog"
 
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/sandbox"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 )
 
@@ -97,7 +99,7 @@ func NewStack(cfg StackConfig) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.SandboxURL = "http://" + addr + tencent.DefaultPath
+	s.SandboxURL = "http://" + addr + tencentv2.DefaultPath
 
 	if s.WebhookSecret, err = webhook.GenerateSecret(); err != nil {
 		s.Close()
@@ -164,10 +166,10 @@ func (s *Stack) Close() {
 	s.stops = nil
 }
 
-// Client returns a provider client for the sandbox.
-func (s *Stack) Client(cfg tencent.Config) (*tencent.Client, error) {
+// Client returns the v2 provider, calling the sandbox.
+func (s *Stack) Client(cfg tencentv2.Config) (*tencentv2.Provider, error) {
 	cfg.SecretID, cfg.SecretKey, cfg.Endpoint = SecretID, SecretKey, s.SandboxURL
-	return tencent.New(cfg)
+	return tencentv2.NewProvider(cfg)
 }
 
 // KindOf returns the kind of verification the demo runs for entry i: the
@@ -178,16 +180,16 @@ func KindOf(i int) string {
 
 // actionOf maps a kind to its provider action.
 var actionOf = map[string]string{
-	"idcard":    tencent.ActionIDCardAuth,
-	"mobile3":   tencent.ActionMobileAuth3,
-	"bankcard3": tencent.ActionBankCard3Auth,
-	"bankcard4": tencent.ActionBankCardAuth4,
+	"idcard":    tencentv2.ActionIDCardAuth,
+	"mobile3":   tencentv2.ActionMobileAuth3,
+	"bankcard3": tencentv2.ActionBankCard3Auth,
+	"bankcard4": tencentv2.ActionBankCardAuth4,
 }
 
 // Truth returns the class the sandbox's fixture says a kind of
 // verification of e must end with.
-func Truth(e sample.Entry, kind string) tencent.Class {
-	return tencent.ClassifyAuthCode(e.AuthCodes[actionOf[kind]])
+func Truth(e sample.Entry, kind string) provider.Class {
+	return tencentv2.ClassifyAuthCode(e.AuthCodes[actionOf[kind]])
 }
 
 // WebhookClient returns a delivery client that signs with the stack's

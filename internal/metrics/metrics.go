@@ -17,16 +17,20 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/realname-io/realname/internal/provider"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/realname-io/realname/internal/batch"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 )
 
@@ -61,13 +65,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind", "class", "cached"}),
 		providerDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "provider_request_duration_seconds",
-			Help:    "Duration of provider calls (including the client's immediate re-signs of a replay answer), by action and the class of the outcome.",
+			Help:    "Duration of provider calls (including the client's immediate re-signs of a replay answer), by provider, action and the class of the outcome.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
-		}, []string{"action", "outcome"}),
+		}, []string{"action", "outcome", "provider"}),
 		providerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "provider_errors_total",
-			Help: "Provider calls without a definitive answer, by action and code: a gateway code (4100, 5100, …), http_NNN, timeout, transport, bad_answer, unknown_auth_code, canceled or other.",
-		}, []string{"action", "code"}),
+			Help: "Provider calls without a definitive answer, by provider, action and code: the provider's code (4100, AuthFailure.SignatureFailure, -11, Throttling.User, …), http_NNN, timeout, transport, bad_answer, unknown_auth_code, canceled or other.",
+		}, []string{"action", "code", "provider"}),
 		rateLimitWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "ratelimit_wait_seconds",
 			Help:    "Time a job waited for a rate-limit token before its provider call, by queue.",
@@ -120,21 +124,21 @@ func (m *Metrics) Verification(kind, class string, cached bool) {
 	m.verifications.WithLabelValues(kindLabel(kind), classLabel(class), strconv.FormatBool(cached)).Inc()
 }
 
-// ProviderCall records one call of the provider for action that took d and
-// returned res and err: its duration by the class of its outcome and, when
+// ProviderCall records one call of a provider's action that took d and
+// returned ans and err: its duration by the class of its outcome and, when
 // err is not nil, an error by ProviderErrorCode.
-func (m *Metrics) ProviderCall(action string, d time.Duration, res *tencent.Result, err error) {
+func (m *Metrics) ProviderCall(providerName, action string, d time.Duration, ans *provider.Answer, err error) {
 	if m == nil {
 		return
 	}
-	action = actionLabel(action)
-	outcome := tencent.ClassOf(err)
-	if err == nil && res != nil {
-		outcome = res.Class
+	providerName, action = providerLabel(providerName), actionLabel(action)
+	outcome := provider.ClassOf(err)
+	if err == nil && ans != nil {
+		outcome = ans.Class
 	}
-	m.providerDuration.WithLabelValues(action, outcomeLabel(outcome)).Observe(d.Seconds())
+	m.providerDuration.WithLabelValues(action, outcomeLabel(outcome), providerName).Observe(d.Seconds())
 	if err != nil {
-		m.providerErrors.WithLabelValues(action, ProviderErrorCode(err)).Inc()
+		m.providerErrors.WithLabelValues(action, ProviderErrorCode(err), providerName).Inc()
 	}
 }
 
@@ -217,28 +221,43 @@ func (m *Metrics) SetBudget(used int64, daily int) {
 	m.budgetLeft.Set(float64(max(0, int64(daily)-used)))
 }
 
-// ProviderErrorCode returns the provider_errors_total code of an error
-// returned by tencent.Client.Verify: the gateway code when the class table
-// knows it, "http_NNN" for a common HTTP status without a gateway body,
-// "timeout", "transport" (no answer), "bad_answer" (a 200 that is not a v2
-// answer), "unknown_auth_code", "canceled", or "other".
+// ProviderErrorCode returns the provider_errors_total code of an error of
+// a provider's Verify: the provider's own code when it is one of the known
+// shape (a v2 gateway code its table knows; a dotted name or a short
+// negative number of the other providers), "http_NNN" for a common HTTP
+// status without a provider body, "timeout", "transport" (no answer),
+// "bad_answer" (a 200 that is not a provider answer), "unknown_auth_code",
+// "canceled", or "other".
 func ProviderErrorCode(err error) string {
-	var apiErr *tencent.APIError
+	var apiErr *tencentv2.APIError
 	if errors.As(err, &apiErr) {
 		if apiErr.Code == 0 {
 			return "unknown_auth_code"
 		}
-		if tencent.ClassifyGatewayCode(apiErr.Code) == tencent.ClassUnknown {
+		if tencentv2.ClassifyGatewayCode(apiErr.Code) == provider.ClassUnknown {
 			return other
 		}
 		return strconv.Itoa(apiErr.Code)
 	}
-	var tErr *tencent.TransportError
+	var tErr *tencentv2.TransportError
 	if errors.As(err, &tErr) && tErr.Err == nil && tErr.StatusCode != 0 {
 		if !httpStatuses[tErr.StatusCode] {
 			return other
 		}
 		return "http_" + strconv.Itoa(tErr.StatusCode)
+	}
+	var pe *provider.Error
+	if tErr == nil && errors.As(err, &pe) && pe.Code != "" {
+		if status, ok := strings.CutPrefix(pe.Code, "http "); ok {
+			if n, _ := strconv.Atoi(status); httpStatuses[n] {
+				return "http_" + status
+			}
+			return other
+		}
+		if providerCode.MatchString(pe.Code) {
+			return pe.Code
+		}
+		return other
 	}
 	var ne net.Error
 	switch {
@@ -248,11 +267,16 @@ func ProviderErrorCode(err error) string {
 		return "canceled"
 	case tErr != nil && tErr.StatusCode == http.StatusOK:
 		return "bad_answer"
-	case tErr != nil:
+	case tErr != nil, pe != nil:
 		return "transport"
 	}
 	return other
 }
+
+// providerCode matches the codes the providers' tables are made of: dotted
+// names (AuthFailure.SignatureFailure, Throttling.User) and short numbers
+// (-11, 402). Nothing it matches can hold an ID, phone or card number.
+var providerCode = regexp.MustCompile(`^(-?[0-9]{1,4}(/[0-9]{1,4})?|[A-Za-z][A-Za-z0-9]{0,40}(\.[A-Za-z][A-Za-z0-9]{0,40}){0,3})$`)
 
 // httpStatuses are the HTTP statuses reported by their own code; any other
 // is "other".
@@ -263,18 +287,26 @@ var httpStatuses = map[int]bool{
 
 // resultClasses are the classes a stored result can have.
 var resultClasses = []string{
-	string(tencent.ClassMatch), string(tencent.ClassMismatch), string(tencent.ClassInvalidCard),
-	string(tencent.ClassCardUnusable), string(tencent.ClassBadRequest), store.ClassError, batch.ClassCancelled,
+	string(provider.ClassMatch), string(provider.ClassMismatch), string(provider.ClassInvalidCard),
+	string(provider.ClassCardUnusable), string(provider.ClassNoRecord), string(provider.ClassIdentityLimit),
+	string(provider.ClassBadRequest), store.ClassError, batch.ClassCancelled,
 }
 
 // outcomes are the classes of a provider call's outcome.
-var outcomes = []tencent.Class{
-	tencent.ClassMatch, tencent.ClassMismatch, tencent.ClassInvalidCard, tencent.ClassCardUnusable,
-	tencent.ClassBadRequest, tencent.ClassCredentials, tencent.ClassReplay, tencent.ClassTransient,
-	tencent.ClassThrottled, tencent.ClassUnknown,
+var outcomes = provider.Classes
+
+// actions are the actions of every provider: Tencent v2, Tencent API 3.0
+// (faceid) and Alibaba Cloud (cloudauth).
+var actions = []string{
+	tencentv2.ActionIDCardAuth, tencentv2.ActionMobileAuth3, tencentv2.ActionBankCard3Auth, tencentv2.ActionBankCardAuth4,
+	"IdCardVerification", "PhoneVerification", "BankCardVerification", "BankCard4EVerification",
+	"Id2MetaVerify", "Mobile3MetaSimpleVerify", "Mobile3MetaDetailVerify", "BankMetaVerify",
 }
 
-var actions = []string{tencent.ActionIDCardAuth, tencent.ActionMobileAuth3, tencent.ActionBankCard3Auth, tencent.ActionBankCardAuth4}
+// providers are the names of the providers.
+var providers = []string{tencentv2.Name, "tencent-v3", "aliyun"}
+
+func providerLabel(s string) string { return oneOf(s, providers, other) }
 
 var queues = []string{task.QueueSignup, task.QueueBulk, task.QueueWebhook}
 
@@ -293,13 +325,13 @@ func actionLabel(s string) string { return oneOf(s, actions, other) }
 
 func queueLabel(s string) string { return oneOf(s, queues, other) }
 
-func outcomeLabel(c tencent.Class) string {
+func outcomeLabel(c provider.Class) string {
 	for _, o := range outcomes {
 		if c == o {
 			return string(c)
 		}
 	}
-	return string(tencent.ClassUnknown)
+	return string(provider.ClassUnknown)
 }
 
 func oneOf(s string, set []string, def string) string {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/realname-io/realname/internal/provider"
+
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -20,8 +22,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/realname-io/realname/internal/metrics"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/redistest"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/internal/webhook"
 )
 
@@ -110,7 +112,7 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	t.Parallel()
 	var m *metrics.Metrics
 	m.Verification("idcard", "match", false)
-	m.ProviderCall(tencent.ActionIDCardAuth, time.Second, nil, errors.New("boom"))
+	m.ProviderCall(tencentv2.Name, tencentv2.ActionIDCardAuth, time.Second, nil, errors.New("boom"))
 	m.RateLimitWait("signup", time.Second)
 	m.WebhookDelivery(metrics.WebhookDelivered)
 	m.CacheLookup(true)
@@ -149,8 +151,8 @@ func TestVerification(t *testing.T) {
 	b.m.Verification("", "match", false)
 
 	// Every kind × result class × cached series exists from the start.
-	if n := testutil.CollectAndCount(b.reg, "realname_verifications_total"); n != 4*7*2+2 {
-		t.Fatalf("%d verification series, want %d", n, 4*7*2+2)
+	if n := testutil.CollectAndCount(b.reg, "realname_verifications_total"); n != 4*9*2+2 {
+		t.Fatalf("%d verification series, want %d", n, 4*9*2+2)
 	}
 	for _, c := range []struct {
 		kind, class, cached string
@@ -174,68 +176,68 @@ func TestVerification(t *testing.T) {
 func TestProviderCall(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.m.ProviderCall(tencent.ActionIDCardAuth, 40*time.Millisecond, &tencent.Result{Class: tencent.ClassMatch}, nil)
-	b.m.ProviderCall(tencent.ActionIDCardAuth, 3*time.Second, nil,
-		&tencent.APIError{Action: tencent.ActionIDCardAuth, Code: 5100, Class: tencent.ClassTransient})
-	b.m.ProviderCall(tencent.ActionMobileAuth3, 200*time.Millisecond, nil,
-		&tencent.TransportError{Action: tencent.ActionMobileAuth3, StatusCode: 503, Class: tencent.ClassTransient})
-	b.m.ProviderCall("Bsp13800138000", 20*time.Second, nil, &tencent.APIError{Code: 4100, Class: tencent.ClassCredentials})
+	b.m.ProviderCall(tencentv2.Name, tencentv2.ActionIDCardAuth, 40*time.Millisecond, &provider.Answer{Class: provider.ClassMatch}, nil)
+	b.m.ProviderCall(tencentv2.Name, tencentv2.ActionIDCardAuth, 3*time.Second, nil,
+		&provider.Error{Class: provider.ClassTransient, Err: &tencentv2.APIError{Action: tencentv2.ActionIDCardAuth, Code: 5100, Class: provider.ClassTransient}})
+	b.m.ProviderCall(tencentv2.Name, tencentv2.ActionMobileAuth3, 200*time.Millisecond, nil,
+		&provider.Error{Class: provider.ClassTransient, Err: &tencentv2.TransportError{Action: tencentv2.ActionMobileAuth3, StatusCode: 503, Class: provider.ClassTransient}})
+	b.m.ProviderCall(tencentv2.Name, "Bsp13800138000", 20*time.Second, nil, &provider.Error{Class: provider.ClassCredentials, Err: &tencentv2.APIError{Code: 4100, Class: provider.ClassCredentials}})
 	b.compare(t, `
-		realname_provider_errors_total{action="BspIdCardAuth",code="5100"} 1
-		realname_provider_errors_total{action="BspMobileAuth3",code="http_503"} 1
-		realname_provider_errors_total{action="other",code="4100"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="0.01"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="0.025"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="0.05"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="0.1"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="0.25"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="0.5"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="1"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="2.5"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="5"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="10"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",le="+Inf"} 1
-		realname_provider_request_duration_seconds_sum{action="BspIdCardAuth",outcome="match"} 0.04
-		realname_provider_request_duration_seconds_count{action="BspIdCardAuth",outcome="match"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="0.01"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="0.025"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="0.05"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="0.1"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="0.25"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="0.5"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="1"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="2.5"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="5"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="10"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",le="+Inf"} 1
-		realname_provider_request_duration_seconds_sum{action="BspIdCardAuth",outcome="transient"} 3
-		realname_provider_request_duration_seconds_count{action="BspIdCardAuth",outcome="transient"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="0.01"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="0.025"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="0.05"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="0.1"} 0
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="0.25"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="0.5"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="1"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="2.5"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="5"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="10"} 1
-		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",le="+Inf"} 1
-		realname_provider_request_duration_seconds_sum{action="BspMobileAuth3",outcome="transient"} 0.2
-		realname_provider_request_duration_seconds_count{action="BspMobileAuth3",outcome="transient"} 1
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="0.01"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="0.025"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="0.05"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="0.1"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="0.25"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="0.5"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="1"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="2.5"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="5"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="10"} 0
-		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",le="+Inf"} 1
-		realname_provider_request_duration_seconds_sum{action="other",outcome="credentials"} 20
-		realname_provider_request_duration_seconds_count{action="other",outcome="credentials"} 1
+		realname_provider_errors_total{action="BspIdCardAuth",code="5100",provider="tencent-v2"} 1
+		realname_provider_errors_total{action="BspMobileAuth3",code="http_503",provider="tencent-v2"} 1
+		realname_provider_errors_total{action="other",code="4100",provider="tencent-v2"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="0.01"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="0.025"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="0.05"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="0.1"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="0.25"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="0.5"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="1"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="2.5"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="5"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="10"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="match",provider="tencent-v2",le="+Inf"} 1
+		realname_provider_request_duration_seconds_sum{action="BspIdCardAuth",outcome="match",provider="tencent-v2"} 0.04
+		realname_provider_request_duration_seconds_count{action="BspIdCardAuth",outcome="match",provider="tencent-v2"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="0.01"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="0.025"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="0.05"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="0.1"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="0.25"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="0.5"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="1"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="2.5"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="5"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="10"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspIdCardAuth",outcome="transient",provider="tencent-v2",le="+Inf"} 1
+		realname_provider_request_duration_seconds_sum{action="BspIdCardAuth",outcome="transient",provider="tencent-v2"} 3
+		realname_provider_request_duration_seconds_count{action="BspIdCardAuth",outcome="transient",provider="tencent-v2"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="0.01"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="0.025"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="0.05"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="0.1"} 0
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="0.25"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="0.5"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="1"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="2.5"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="5"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="10"} 1
+		realname_provider_request_duration_seconds_bucket{action="BspMobileAuth3",outcome="transient",provider="tencent-v2",le="+Inf"} 1
+		realname_provider_request_duration_seconds_sum{action="BspMobileAuth3",outcome="transient",provider="tencent-v2"} 0.2
+		realname_provider_request_duration_seconds_count{action="BspMobileAuth3",outcome="transient",provider="tencent-v2"} 1
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="0.01"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="0.025"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="0.05"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="0.1"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="0.25"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="0.5"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="1"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="2.5"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="5"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="10"} 0
+		realname_provider_request_duration_seconds_bucket{action="other",outcome="credentials",provider="tencent-v2",le="+Inf"} 1
+		realname_provider_request_duration_seconds_sum{action="other",outcome="credentials",provider="tencent-v2"} 20
+		realname_provider_request_duration_seconds_count{action="other",outcome="credentials",provider="tencent-v2"} 1
 	`, "realname_provider_errors_total", "realname_provider_request_duration_seconds")
 }
 
@@ -256,19 +258,19 @@ func TestProviderErrorCode(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"known gateway code", &tencent.APIError{Code: 4100, Class: tencent.ClassCredentials}, "4100"},
-		{"transient gateway code", &tencent.APIError{Code: 5100, Class: tencent.ClassTransient}, "5100"},
-		{"wrapped gateway code", fmt.Errorf("call: %w", &tencent.APIError{Code: 4400}), "4400"},
-		{"unknown gateway code", &tencent.APIError{Code: 13800138, Class: tencent.ClassUnknown}, "other"},
-		{"unknown auth code", &tencent.APIError{AuthCode: "77", Class: tencent.ClassUnknown}, "unknown_auth_code"},
-		{"HTTP 503", &tencent.TransportError{StatusCode: 503, Class: tencent.ClassTransient}, "http_503"},
-		{"HTTP 429", &tencent.TransportError{StatusCode: 429, Class: tencent.ClassThrottled}, "http_429"},
-		{"odd HTTP status", &tencent.TransportError{StatusCode: 418, Class: tencent.ClassUnknown}, "other"},
-		{"client deadline", &tencent.TransportError{PossiblyBilled: true, Err: fmt.Errorf("post: %w", context.DeadlineExceeded)}, "timeout"},
-		{"net timeout", &tencent.TransportError{Err: timeoutErr{}}, "timeout"},
-		{"connection reset", &tencent.TransportError{Err: io.ErrUnexpectedEOF}, "transport"},
-		{"body read failed", &tencent.TransportError{StatusCode: 502, Err: io.ErrUnexpectedEOF}, "transport"},
-		{"not a v2 answer", &tencent.TransportError{StatusCode: 200, Err: errors.New("answer is not a v2 JSON body")}, "bad_answer"},
+		{"known gateway code", &tencentv2.APIError{Code: 4100, Class: provider.ClassCredentials}, "4100"},
+		{"transient gateway code", &tencentv2.APIError{Code: 5100, Class: provider.ClassTransient}, "5100"},
+		{"wrapped gateway code", fmt.Errorf("call: %w", &tencentv2.APIError{Code: 4400}), "4400"},
+		{"unknown gateway code", &tencentv2.APIError{Code: 13800138, Class: provider.ClassUnknown}, "other"},
+		{"unknown auth code", &tencentv2.APIError{AuthCode: "77", Class: provider.ClassUnknown}, "unknown_auth_code"},
+		{"HTTP 503", &tencentv2.TransportError{StatusCode: 503, Class: provider.ClassTransient}, "http_503"},
+		{"HTTP 429", &tencentv2.TransportError{StatusCode: 429, Class: provider.ClassThrottled}, "http_429"},
+		{"odd HTTP status", &tencentv2.TransportError{StatusCode: 418, Class: provider.ClassUnknown}, "other"},
+		{"client deadline", &tencentv2.TransportError{PossiblyBilled: true, Err: fmt.Errorf("post: %w", context.DeadlineExceeded)}, "timeout"},
+		{"net timeout", &tencentv2.TransportError{Err: timeoutErr{}}, "timeout"},
+		{"connection reset", &tencentv2.TransportError{Err: io.ErrUnexpectedEOF}, "transport"},
+		{"body read failed", &tencentv2.TransportError{StatusCode: 502, Err: io.ErrUnexpectedEOF}, "transport"},
+		{"not a v2 answer", &tencentv2.TransportError{StatusCode: 200, Err: errors.New("answer is not a v2 JSON body")}, "bad_answer"},
 		{"cancelled", context.Canceled, "canceled"},
 		{"bare deadline", context.DeadlineExceeded, "timeout"},
 		{"anything else", errors.New("13800138000"), "other"},
@@ -481,10 +483,13 @@ func TestNoPersonalDataInLabels(t *testing.T) {
 	const id, phone, name = "110101199003074518", "13800138000", "张三"
 	for _, s := range []string{id, phone, name, "11010119900307451X", "ORD-" + phone} {
 		m.Verification(s, s, false)
-		m.ProviderCall(s, time.Second, &tencent.Result{Class: tencent.Class(s)}, nil)
-		m.ProviderCall(s, time.Second, nil, &tencent.APIError{Code: 4000, AuthCode: s, Message: s, Class: tencent.Class(s)})
-		m.ProviderCall(s, time.Second, nil, &tencent.APIError{AuthCode: s, Message: s})
-		m.ProviderCall(s, time.Second, nil, errors.New(s))
+		m.ProviderCall(s, s, time.Second, &provider.Answer{Class: provider.Class(s), Code: s}, nil)
+		m.ProviderCall(s, s, time.Second, nil, &provider.Error{Code: "4000", Class: provider.Class(s),
+			Err: &tencentv2.APIError{Code: 4000, AuthCode: s, Message: s, Class: provider.Class(s)}})
+		m.ProviderCall(s, s, time.Second, nil, &tencentv2.APIError{AuthCode: s, Message: s})
+		m.ProviderCall(s, s, time.Second, nil, &provider.Error{Code: s, Message: s, Class: provider.Class(s)})
+		m.ProviderCall(s, s, time.Second, nil, &provider.Error{Code: "http " + s, Message: s})
+		m.ProviderCall(s, s, time.Second, nil, errors.New(s))
 		m.RateLimitWait(s, time.Second)
 		m.WebhookDelivery(metrics.WebhookOutcome(s))
 	}

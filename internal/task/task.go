@@ -17,27 +17,29 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/realname-io/realname/internal/identity"
-	"github.com/realname-io/realname/internal/tencent"
+	"github.com/realname-io/realname/internal/provider"
 )
 
-// Kind is a kind of verification: which facts are checked together.
-type Kind string
+// Kind is a kind of verification: which facts are checked together. It is
+// provider.Kind, named here too because producer and worker both speak of
+// kinds through this package.
+type Kind = provider.Kind
 
-// The four kinds, one per provider action.
+// The four kinds; every provider has one action for each.
 const (
-	// KindIDCard checks name + ID number (BspIdCardAuth).
-	KindIDCard Kind = "idcard"
-	// KindMobile3 checks name + ID number + mobile (BspMobileAuth3).
-	KindMobile3 Kind = "mobile3"
-	// KindBankCard3 checks name + ID number + bank card (BspBankCard3Auth).
-	KindBankCard3 Kind = "bankcard3"
+	// KindIDCard checks name + ID number.
+	KindIDCard = provider.KindIDCard
+	// KindMobile3 checks name + ID number + mobile.
+	KindMobile3 = provider.KindMobile3
+	// KindBankCard3 checks name + ID number + bank card.
+	KindBankCard3 = provider.KindBankCard3
 	// KindBankCard4 checks name + ID number + bank card + the card's
-	// reserved mobile (BspBankCardAuth4).
-	KindBankCard4 Kind = "bankcard4"
+	// reserved mobile.
+	KindBankCard4 = provider.KindBankCard4
 )
 
 // Kinds lists every kind, in a stable order.
-var Kinds = []Kind{KindIDCard, KindMobile3, KindBankCard3, KindBankCard4}
+var Kinds = provider.Kinds
 
 // ParseKind returns the kind named s.
 func ParseKind(s string) (Kind, error) {
@@ -50,7 +52,7 @@ func ParseKind(s string) (Kind, error) {
 }
 
 // TaskType returns the asynq task type that verifies k, e.g. "verify:idcard".
-func (k Kind) TaskType() string { return "verify:" + string(k) }
+func TaskType(k Kind) string { return "verify:" + string(k) }
 
 // Task types.
 const (
@@ -136,17 +138,8 @@ func (v Verification) Validate() error {
 }
 
 // Request returns the provider request that runs v.
-func (v Verification) Request() tencent.Request {
-	switch v.Kind {
-	case KindMobile3:
-		return tencent.MobileAuth3Request{OrderNo: v.OrderNo, Name: v.Name, IDNumber: v.IDNumber, Phone: v.Phone}
-	case KindBankCard3:
-		return tencent.BankCard3AuthRequest{OrderNo: v.OrderNo, Name: v.Name, IDNumber: v.IDNumber, BankCard: v.BankCard}
-	case KindBankCard4:
-		return tencent.BankCardAuth4Request{OrderNo: v.OrderNo, Name: v.Name, IDNumber: v.IDNumber, BankCard: v.BankCard, Phone: v.Phone}
-	default:
-		return tencent.IDCardAuthRequest{OrderNo: v.OrderNo, Name: v.Name, IDNumber: v.IDNumber}
-	}
+func (v Verification) Request() provider.Request {
+	return provider.Request{Kind: v.Kind, OrderNo: v.OrderNo, Name: v.Name, IDNumber: v.IDNumber, Phone: v.Phone, BankCard: v.BankCard}
 }
 
 // wireVerification is the payload as stored in Redis. Its fields are plain
@@ -239,7 +232,7 @@ func NewVerifyTask(v Verification, opts ...asynq.Option) (*asynq.Task, error) {
 		return nil, err
 	}
 	all := append([]asynq.Option{asynq.TaskID(JobID(v.OrderNo))}, opts...)
-	return asynq.NewTask(v.Kind.TaskType(), b, all...), nil
+	return asynq.NewTask(TaskType(v.Kind), b, all...), nil
 }
 
 // Webhook is the payload of a webhook delivery task. It holds no personal

@@ -45,8 +45,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if task.Type() != k.TaskType() {
-				t.Fatalf("type %s, want %s", task.Type(), k.TaskType())
+			if task.Type() != TaskType(k) {
+				t.Fatalf("type %s, want %s", task.Type(), TaskType(k))
 			}
 		})
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/realname-io/realname/internal/apikey"
 	"github.com/realname-io/realname/internal/demo"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/store"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/producer/apiclient"
 	"github.com/realname-io/realname/producer/httpapi"
@@ -32,7 +32,7 @@ func startServer() (url, key string, stop func()) {
 	api, _ := httpapi.New(httpapi.Config{Redis: rdb, Producer: prod, Store: results})
 	srv := httptest.NewServer(api)
 	stack, _ := demo.NewStack(demo.StackConfig{N: 1})
-	provider, _ := stack.Client(tencent.Config{})
+	provider, _ := stack.Client(tencentv2.Config{})
 	w, _ := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, PollInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

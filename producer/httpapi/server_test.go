@@ -18,10 +18,10 @@ import (
 
 	"github.com/realname-io/realname/internal/apikey"
 	"github.com/realname-io/realname/internal/demo"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/store"
-	"github.com/realname-io/realname/internal/tencent"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/producer/httpapi"
 	"github.com/realname-io/realname/worker"
@@ -71,7 +71,7 @@ func setup(t *testing.T, work bool) *bundle {
 	}
 	t.Cleanup(b.stack.Close)
 	if work {
-		provider, _ := b.stack.Client(tencent.Config{})
+		provider, _ := b.stack.Client(tencentv2.Config{})
 		hooks, _ := b.stack.WebhookClient()
 		w, err := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, Webhooks: hooks,
 			DefaultWebhookURL: b.stack.ReceiverURL, PollInterval: 10 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond})

@@ -1,11 +1,11 @@
-package tencent_test
+package tencentv2_test
 
 import (
 	"context"
 	"testing"
 
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/sandbox"
-	"github.com/realname-io/realname/internal/tencent"
 )
 
 func BenchmarkSign(b *testing.B) {
@@ -15,7 +15,7 @@ func BenchmarkSign(b *testing.B) {
 		"name": "卢洁", "orderNo": "1231231", "phoneNumber": "13812345678",
 	}
 	for b.Loop() {
-		tencent.Sign("key", tencent.HmacSHA1, tencent.StringToSign("POST", "csec.api.qcloud.com", tencent.DefaultPath, params))
+		tencentv2.Sign("key", tencentv2.HmacSHA1, tencentv2.StringToSign("POST", "csec.api.qcloud.com", tencentv2.DefaultPath, params))
 	}
 }
 
@@ -23,10 +23,10 @@ func BenchmarkSign(b *testing.B) {
 // sandbox and its signature check: the client's own cost per verification.
 func BenchmarkVerifySandbox(b *testing.B) {
 	bd := setup(b, 64, sandbox.Faults{})
-	c := bd.client(b, tencent.Config{})
-	reqs := make([]tencent.Request, len(bd.entries))
+	c := bd.client(b, tencentv2.Config{})
+	reqs := make([]tencentv2.Request, len(bd.entries))
 	for i, e := range bd.entries {
-		reqs[i] = request(b, tencent.ActionBankCardAuth4, e, "")
+		reqs[i] = request(b, tencentv2.ActionBankCardAuth4, e, "")
 	}
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -1,4 +1,4 @@
-package tencent_test
+package tencentv2_test
 
 import (
 	"bytes"
@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/realname-io/realname/internal/provider"
+
+	"github.com/realname-io/realname/internal/provider/tencentv2"
+
 	"github.com/realname-io/realname/internal/identity"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/sandbox"
-	"github.com/realname-io/realname/internal/tencent"
 )
 
 const (
@@ -58,10 +61,10 @@ func setup(t testing.TB, n int, faults sandbox.Faults) *bundle {
 	}
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	return &bundle{sb: sb, url: srv.URL + tencent.DefaultPath, entries: entries}
+	return &bundle{sb: sb, url: srv.URL + tencentv2.DefaultPath, entries: entries}
 }
 
-func (b *bundle) client(t testing.TB, cfg tencent.Config) *tencent.Client {
+func (b *bundle) client(t testing.TB, cfg tencentv2.Config) *tencentv2.Client {
 	t.Helper()
 	if cfg.SecretID == "" {
 		cfg.SecretID = secretID
@@ -72,7 +75,7 @@ func (b *bundle) client(t testing.TB, cfg tencent.Config) *tencent.Client {
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = b.url
 	}
-	c, err := tencent.New(cfg)
+	c, err := tencentv2.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +84,7 @@ func (b *bundle) client(t testing.TB, cfg tencent.Config) *tencent.Client {
 
 // request builds the typed request of action for a generated entry,
 // through the validators, as the worker does.
-func request(t testing.TB, action string, e sample.Entry, orderSuffix string) tencent.Request {
+func request(t testing.TB, action string, e sample.Entry, orderSuffix string) tencentv2.Request {
 	t.Helper()
 	order, err1 := identity.ParseOrderNo(e.OrderNo + orderSuffix)
 	name, err2 := identity.ParseName(e.Name)
@@ -92,18 +95,18 @@ func request(t testing.TB, action string, e sample.Entry, orderSuffix string) te
 		t.Fatal(err)
 	}
 	switch action {
-	case tencent.ActionIDCardAuth:
-		return tencent.IDCardAuthRequest{OrderNo: order, Name: name, IDNumber: id}
-	case tencent.ActionMobileAuth3:
-		return tencent.MobileAuth3Request{OrderNo: order, Name: name, IDNumber: id, Phone: phone}
-	case tencent.ActionBankCard3Auth:
-		return tencent.BankCard3AuthRequest{OrderNo: order, Name: name, IDNumber: id, BankCard: card}
+	case tencentv2.ActionIDCardAuth:
+		return tencentv2.IDCardAuthRequest{OrderNo: order, Name: name, IDNumber: id}
+	case tencentv2.ActionMobileAuth3:
+		return tencentv2.MobileAuth3Request{OrderNo: order, Name: name, IDNumber: id, Phone: phone}
+	case tencentv2.ActionBankCard3Auth:
+		return tencentv2.BankCard3AuthRequest{OrderNo: order, Name: name, IDNumber: id, BankCard: card}
 	default:
-		return tencent.BankCardAuth4Request{OrderNo: order, Name: name, IDNumber: id, BankCard: card, Phone: phone}
+		return tencentv2.BankCardAuth4Request{OrderNo: order, Name: name, IDNumber: id, BankCard: card, Phone: phone}
 	}
 }
 
-var actions = []string{tencent.ActionIDCardAuth, tencent.ActionMobileAuth3, tencent.ActionBankCard3Auth, tencent.ActionBankCardAuth4}
+var actions = []string{tencentv2.ActionIDCardAuth, tencentv2.ActionMobileAuth3, tencentv2.ActionBankCard3Auth, tencentv2.ActionBankCardAuth4}
 
 // TestRoundTrip runs every action over GET and POST with both signature
 // methods against the sandbox, whose own verifier checks our signatures,
@@ -112,18 +115,18 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 60, sandbox.Faults{})
 	for _, method := range []string{"GET", "POST"} {
-		for _, sm := range []tencent.SignatureMethod{tencent.HmacSHA1, tencent.HmacSHA256} {
+		for _, sm := range []tencentv2.SignatureMethod{tencentv2.HmacSHA1, tencentv2.HmacSHA256} {
 			t.Run(method+"/"+string(sm), func(t *testing.T) {
 				t.Parallel()
-				c := b.client(t, tencent.Config{Method: method, SignatureMethod: sm, Region: "ap-guangzhou"})
-				classes := map[tencent.Class]int{}
+				c := b.client(t, tencentv2.Config{Method: method, SignatureMethod: sm, Region: "ap-guangzhou"})
+				classes := map[provider.Class]int{}
 				for _, action := range actions {
 					for _, e := range b.entries {
 						res, err := c.Verify(context.Background(), request(t, action, e, "-"+method+string(sm)))
 						if err != nil {
 							t.Fatalf("%s %s: %v", action, e.OrderNo, err)
 						}
-						want := tencent.ClassifyAuthCode(e.AuthCodes[action])
+						want := tencentv2.ClassifyAuthCode(e.AuthCodes[action])
 						if res.AuthCode != e.AuthCodes[action] || res.Class != want {
 							t.Fatalf("%s %s: got %s/%s, want %s/%s", action, e.OrderNo, res.AuthCode, res.Class, e.AuthCodes[action], want)
 						}
@@ -133,7 +136,7 @@ func TestRoundTrip(t *testing.T) {
 						classes[res.Class]++
 					}
 				}
-				if classes[tencent.ClassMatch] == 0 || classes[tencent.ClassMismatch] == 0 {
+				if classes[provider.ClassMatch] == 0 || classes[provider.ClassMismatch] == 0 {
 					t.Fatalf("the fixture should give matches and mismatches, got %v", classes)
 				}
 			})
@@ -168,32 +171,32 @@ func TestSandboxRefuses(t *testing.T) {
 	fixed.Store(777)
 	cases := []struct {
 		name  string
-		cfg   tencent.Config
+		cfg   tencentv2.Config
 		calls int
 		code  int
-		class tencent.Class
+		class provider.Class
 	}{
-		{"wrong secret key", tencent.Config{SecretKey: "not-the-key"}, 1, 4100, tencent.ClassCredentials},
-		{"tampered signature", tencent.Config{HTTPClient: &http.Client{Transport: tamper{http.DefaultTransport}}}, 1, 4100, tencent.ClassCredentials},
-		{"unknown SecretId", tencent.Config{SecretID: "AKIDnobody"}, 1, 4104, tencent.ClassCredentials},
-		{"stale timestamp", tencent.Config{Now: func() time.Time { return time.Now().Add(-3 * time.Hour) }}, 1, 4500, tencent.ClassReplay},
-		{"future timestamp", tencent.Config{Now: func() time.Time { return time.Now().Add(3 * time.Hour) }}, 1, 4500, tencent.ClassReplay},
+		{"wrong secret key", tencentv2.Config{SecretKey: "not-the-key"}, 1, 4100, provider.ClassCredentials},
+		{"tampered signature", tencentv2.Config{HTTPClient: &http.Client{Transport: tamper{http.DefaultTransport}}}, 1, 4100, provider.ClassCredentials},
+		{"unknown SecretId", tencentv2.Config{SecretID: "AKIDnobody"}, 1, 4104, provider.ClassCredentials},
+		{"stale timestamp", tencentv2.Config{Now: func() time.Time { return time.Now().Add(-3 * time.Hour) }}, 1, 4500, provider.ClassReplay},
+		{"future timestamp", tencentv2.Config{Now: func() time.Time { return time.Now().Add(3 * time.Hour) }}, 1, 4500, provider.ClassReplay},
 		// The same Nonce every time: the second call is a replay, and so is
 		// its immediate re-sign.
-		{"replayed nonce", tencent.Config{Nonce: func() uint32 { return fixed.Load() }}, 2, 4500, tencent.ClassReplay},
+		{"replayed nonce", tencentv2.Config{Nonce: func() uint32 { return fixed.Load() }}, 2, 4500, provider.ClassReplay},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := b.client(t, tc.cfg)
 			var err error
 			for call := range tc.calls {
-				_, err = c.Verify(context.Background(), request(t, tencent.ActionIDCardAuth, e, "-refuse-"+string(rune('a'+i))+string(rune('a'+call))))
+				_, err = c.Verify(context.Background(), request(t, tencentv2.ActionIDCardAuth, e, "-refuse-"+string(rune('a'+i))+string(rune('a'+call))))
 			}
-			var apiErr *tencent.APIError
+			var apiErr *tencentv2.APIError
 			if !errors.As(err, &apiErr) || apiErr.Code != tc.code {
 				t.Fatalf("err = %v, want gateway code %d", err, tc.code)
 			}
-			if got := tencent.ClassOf(err); got != tc.class {
+			if got := tencentv2.ClassOf(err); got != tc.class {
 				t.Fatalf("class %s, want %s", got, tc.class)
 			}
 			if strings.Contains(err.Error(), e.IDNumber) || strings.Contains(err.Error(), e.Name) {
@@ -210,11 +213,11 @@ func TestReplayIsResignedAtOnce(t *testing.T) {
 	b := setup(t, 2, sandbox.Faults{})
 	nonces := []uint32{4242, 4242, 4243}
 	var i atomic.Int32
-	c := b.client(t, tencent.Config{Nonce: func() uint32 { return nonces[int(i.Add(1))-1] }})
-	if _, err := c.Verify(context.Background(), request(t, tencent.ActionIDCardAuth, b.entries[0], "")); err != nil {
+	c := b.client(t, tencentv2.Config{Nonce: func() uint32 { return nonces[int(i.Add(1))-1] }})
+	if _, err := c.Verify(context.Background(), request(t, tencentv2.ActionIDCardAuth, b.entries[0], "")); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Verify(context.Background(), request(t, tencent.ActionIDCardAuth, b.entries[1], ""))
+	res, err := c.Verify(context.Background(), request(t, tencentv2.ActionIDCardAuth, b.entries[1], ""))
 	if err != nil {
 		t.Fatalf("replay was not re-signed: %v", err)
 	}
@@ -233,35 +236,35 @@ func TestFaults(t *testing.T) {
 	cases := []struct {
 		name   string
 		faults sandbox.Faults
-		cfg    tencent.Config
-		class  tencent.Class
+		cfg    tencentv2.Config
+		class  provider.Class
 		status int
 		billed bool
 	}{
-		{"http 5xx", sandbox.Faults{HTTP5xxRate: 1}, tencent.Config{}, tencent.ClassTransient, -1, false},
-		{"dropped connection", sandbox.Faults{DropRate: 1}, tencent.Config{}, tencent.ClassTransient, 0, true},
-		{"timeout after billing", sandbox.Faults{TimeoutRate: 1, TimeoutHold: 5 * time.Second}, tencent.Config{Timeout: 200 * time.Millisecond}, tencent.ClassTransient, 0, true},
-		{"gateway 5100", sandbox.Faults{CodeRate: 1, Codes: []int{5100}}, tencent.Config{}, tencent.ClassTransient, 200, false},
-		{"gateway 6200", sandbox.Faults{CodeRate: 1, Codes: []int{6200}}, tencent.Config{}, tencent.ClassTransient, 200, false},
+		{"http 5xx", sandbox.Faults{HTTP5xxRate: 1}, tencentv2.Config{}, provider.ClassTransient, -1, false},
+		{"dropped connection", sandbox.Faults{DropRate: 1}, tencentv2.Config{}, provider.ClassTransient, 0, true},
+		{"timeout after billing", sandbox.Faults{TimeoutRate: 1, TimeoutHold: 5 * time.Second}, tencentv2.Config{Timeout: 200 * time.Millisecond}, provider.ClassTransient, 0, true},
+		{"gateway 5100", sandbox.Faults{CodeRate: 1, Codes: []int{5100}}, tencentv2.Config{}, provider.ClassTransient, 200, false},
+		{"gateway 6200", sandbox.Faults{CodeRate: 1, Codes: []int{6200}}, tencentv2.Config{}, provider.ClassTransient, 200, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, 1, tc.faults)
 			c := b.client(t, tc.cfg)
-			_, err := c.Verify(context.Background(), request(t, tencent.ActionIDCardAuth, b.entries[0], ""))
+			_, err := c.Verify(context.Background(), request(t, tencentv2.ActionIDCardAuth, b.entries[0], ""))
 			if err == nil {
 				t.Fatal("fault gave a result")
 			}
-			if got := tencent.ClassOf(err); got != tc.class {
+			if got := tencentv2.ClassOf(err); got != tc.class {
 				t.Fatalf("class %s, want %s (%v)", got, tc.class, err)
 			}
 			// A request that reached the server but got no answer may have
 			// been billed: the client must say so.
-			if got := tencent.PossiblyBilled(err); got != tc.billed {
+			if got := tencentv2.PossiblyBilled(err); got != tc.billed {
 				t.Fatalf("PossiblyBilled = %v, want %v (%v)", got, tc.billed, err)
 			}
-			var te *tencent.TransportError
+			var te *tencentv2.TransportError
 			if tc.status == -1 && (!errors.As(err, &te) || te.StatusCode < 500) {
 				t.Fatalf("want an HTTP 5xx TransportError, got %v", err)
 			}
@@ -272,12 +275,12 @@ func TestFaults(t *testing.T) {
 func TestQuotaIsThrottled(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 20, sandbox.Faults{QuotaRPS: 5})
-	c := b.client(t, tencent.Config{})
+	c := b.client(t, tencentv2.Config{})
 	throttled := 0
 	for _, e := range b.entries {
-		_, err := c.Verify(context.Background(), request(t, tencent.ActionIDCardAuth, e, ""))
+		_, err := c.Verify(context.Background(), request(t, tencentv2.ActionIDCardAuth, e, ""))
 		if err != nil {
-			if tencent.ClassOf(err) != tencent.ClassThrottled {
+			if tencentv2.ClassOf(err) != provider.ClassThrottled {
 				t.Fatalf("want throttled, got %v", err)
 			}
 			throttled++
@@ -292,14 +295,14 @@ func TestTLSCertificateErrorNeedsAnOperator(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	defer srv.Close()
-	c, err := tencent.New(tencent.Config{SecretID: secretID, SecretKey: secretKey, Endpoint: srv.URL + tencent.DefaultPath})
+	c, err := tencentv2.New(tencentv2.Config{SecretID: secretID, SecretKey: secretKey, Endpoint: srv.URL + tencentv2.DefaultPath})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := setup(t, 1, sandbox.Faults{})
-	_, err = c.Verify(context.Background(), request(t, tencent.ActionIDCardAuth, b.entries[0], ""))
-	if tencent.ClassOf(err) != tencent.ClassCredentials {
-		t.Fatalf("self-signed certificate: class %s (%v), want credentials", tencent.ClassOf(err), err)
+	_, err = c.Verify(context.Background(), request(t, tencentv2.ActionIDCardAuth, b.entries[0], ""))
+	if tencentv2.ClassOf(err) != provider.ClassCredentials {
+		t.Fatalf("self-signed certificate: class %s (%v), want credentials", tencentv2.ClassOf(err), err)
 	}
 }
 
@@ -311,12 +314,12 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	redirect := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusFound))
 	defer redirect.Close()
 	b := setup(t, 1, sandbox.Faults{})
-	c, err := tencent.New(tencent.Config{SecretID: secretID, SecretKey: secretKey, Endpoint: redirect.URL + tencent.DefaultPath})
+	c, err := tencentv2.New(tencentv2.Config{SecretID: secretID, SecretKey: secretKey, Endpoint: redirect.URL + tencentv2.DefaultPath})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Verify(context.Background(), request(t, tencent.ActionIDCardAuth, b.entries[0], ""))
-	var te *tencent.TransportError
+	_, err = c.Verify(context.Background(), request(t, tencentv2.ActionIDCardAuth, b.entries[0], ""))
+	var te *tencentv2.TransportError
 	if !errors.As(err, &te) || te.StatusCode != http.StatusFound || hits.Load() != 0 {
 		t.Fatalf("err = %v, target hits %d: a redirect must not be followed", err, hits.Load())
 	}
@@ -327,9 +330,9 @@ func TestGETEncodesOnce(t *testing.T) {
 	// The signature of this key and these inputs contains "+" and "/"; the
 	// sandbox verifies only if they arrive encoded exactly once.
 	b := setup(t, 40, sandbox.Faults{})
-	c := b.client(t, tencent.Config{Method: "GET"})
+	c := b.client(t, tencentv2.Config{Method: "GET"})
 	for _, e := range b.entries {
-		if _, err := c.Verify(context.Background(), request(t, tencent.ActionIDCardAuth, e, "-get")); err != nil {
+		if _, err := c.Verify(context.Background(), request(t, tencentv2.ActionIDCardAuth, e, "-get")); err != nil {
 			t.Fatalf("%s: %v", e.OrderNo, err)
 		}
 	}
@@ -337,7 +340,7 @@ func TestGETEncodesOnce(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
-	cases := []tencent.Config{
+	cases := []tencentv2.Config{
 		{},
 		{SecretID: "a"},
 		{SecretID: "a", SecretKey: "b", Method: "PUT"},
@@ -346,8 +349,8 @@ func TestConfigErrors(t *testing.T) {
 		{SecretID: "a", SecretKey: "b", Endpoint: "://"},
 	}
 	for _, cfg := range cases {
-		_, err := tencent.New(cfg)
-		if !errors.Is(err, tencent.ErrConfig) {
+		_, err := tencentv2.New(cfg)
+		if !errors.Is(err, tencentv2.ErrConfig) {
 			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)
 		}
 		if err != nil && cfg.SecretKey != "" && strings.Contains(err.Error(), cfg.SecretKey+"\"") {

@@ -1,4 +1,4 @@
-package tencent
+package tencentv2
 
 import "github.com/realname-io/realname/internal/identity"
 

@@ -5,7 +5,7 @@
 //
 // See ../../../shared/spec/tencent-v2.md for the protocol this package
 // implements and the errata of Tencent's guide it corrects.
-package tencent
+package tencentv2
 
 import (
 	"bytes"
@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/realname-io/realname/internal/provider"
 )
 
 // DefaultEndpoint is the v2 gateway of the 实名认证 actions.
@@ -85,8 +87,8 @@ type Client struct {
 type Result struct {
 	// Action is the API action that answered.
 	Action string
-	// Class is one of the definitive classes (Class.Definitive is true).
-	Class Class
+	// provider.Class is one of the definitive classes (provider.Class.Definitive is true).
+	Class provider.Class
 	// AuthCode is bspFivBody.authCode, e.g. "00".
 	AuthCode string
 	// Message is bspFivBody.authMessage, e.g. "认证通过".
@@ -160,7 +162,7 @@ func (c *Client) Verify(ctx context.Context, req Request) (*Result, error) {
 		attempts++
 		res, err := c.attempt(ctx, req)
 		if err != nil {
-			if ClassOf(err) == ClassReplay && attempts <= c.cfg.ReplayRetries && ctx.Err() == nil {
+			if ClassOf(err) == provider.ClassReplay && attempts <= c.cfg.ReplayRetries && ctx.Err() == nil {
 				continue
 			}
 			return nil, err
@@ -273,7 +275,7 @@ func parseAnswer(action string, body []byte) (*Result, error) {
 	if err := json.Unmarshal(body, &a); err != nil {
 		// An empty or non-JSON body from a 200 is a broken gateway or proxy:
 		// transient, and possibly billed since the request did arrive.
-		return nil, &TransportError{Action: action, StatusCode: http.StatusOK, PossiblyBilled: true, Class: ClassTransient,
+		return nil, &TransportError{Action: action, StatusCode: http.StatusOK, PossiblyBilled: true, Class: provider.ClassTransient,
 			Err: errors.New("answer is not a v2 JSON body")}
 	}
 	if a.Code != 0 {
@@ -284,7 +286,7 @@ func parseAnswer(action string, body []byte) (*Result, error) {
 		return nil, &APIError{Action: action, Code: int(a.Code), Message: scrub(msg), Class: ClassifyGatewayCode(int(a.Code))}
 	}
 	if a.BspFivBody == nil {
-		return nil, &TransportError{Action: action, StatusCode: http.StatusOK, PossiblyBilled: true, Class: ClassTransient,
+		return nil, &TransportError{Action: action, StatusCode: http.StatusOK, PossiblyBilled: true, Class: provider.ClassTransient,
 			Err: errors.New("code 0 without bspFivBody")}
 	}
 	class := ClassifyAuthCode(a.BspFivBody.AuthCode)
@@ -297,7 +299,7 @@ func parseAnswer(action string, body []byte) (*Result, error) {
 // transportClass classifies an error of http.Client.Do or of reading the
 // body. A certificate that does not verify needs a person; everything else
 // (refused, reset, timeouts, other TLS failures) is transient.
-func transportClass(err error) Class {
+func transportClass(err error) provider.Class {
 	var (
 		certErr     *tls.CertificateVerificationError
 		unknownAuth x509.UnknownAuthorityError
@@ -305,9 +307,9 @@ func transportClass(err error) Class {
 		invalidErr  x509.CertificateInvalidError
 	)
 	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalidErr) {
-		return ClassCredentials
+		return provider.ClassCredentials
 	}
-	return ClassTransient
+	return provider.ClassTransient
 }
 
 // redactURL drops the request URL from a *url.Error: with GET, the query

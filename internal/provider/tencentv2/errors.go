@@ -1,4 +1,4 @@
-package tencent
+package tencentv2
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/realname-io/realname/internal/provider"
 )
 
 // ErrConfig is matched by every configuration error New returns.
@@ -23,8 +25,8 @@ type APIError struct {
 	AuthCode string
 	// Message is the gateway's message, with long digit runs redacted.
 	Message string
-	// Class is what the worker does about it.
-	Class Class
+	// provider.Class is what the worker does about it.
+	Class provider.Class
 }
 
 // Error implements error. It names the action, the code, the class and, for
@@ -54,9 +56,9 @@ type TransportError struct {
 	// PossiblyBilled is true when the whole request was sent but no answer
 	// was read: the provider may have run, and billed, the verification.
 	PossiblyBilled bool
-	// Class is ClassTransient, ClassThrottled (HTTP 429), ClassCredentials
-	// (certificate or endpoint misconfiguration) or ClassUnknown.
-	Class Class
+	// provider.Class is provider.ClassTransient, provider.ClassThrottled (HTTP 429), provider.ClassCredentials
+	// (certificate or endpoint misconfiguration) or provider.ClassUnknown.
+	Class provider.Class
 	// Err is the underlying error, if any.
 	Err error
 }
@@ -83,8 +85,8 @@ func (e *TransportError) Error() string {
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // ClassOf returns the class of an error returned by Client.Verify:
-// ClassTransient for a cancelled context or an error it does not know.
-func ClassOf(err error) Class {
+// provider.ClassTransient for a cancelled context or an error it does not know.
+func ClassOf(err error) provider.Class {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.Class
@@ -94,9 +96,9 @@ func ClassOf(err error) Class {
 		return tErr.Class
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return ClassTransient
+		return provider.ClassTransient
 	}
-	return ClassUnknown
+	return provider.ClassUnknown
 }
 
 // PossiblyBilled reports whether err says a request was sent without an
