@@ -23,29 +23,48 @@ func newSandboxCmd(g *globals) *cobra.Command {
 		ids, keys                   []string
 		replayWindow                time.Duration
 		faults                      sandbox.Faults
+		codesV3, codesAliyun        []string
+		quotaDefault                bool
+		quotaActions, outages       []string
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox",
-		Short: "Run a fake Tencent 实名认证 v2 gateway for demos, tests and benchmarks",
-		Long: `Sandbox serves a fake Tencent Cloud 实名认证 v2 gateway on /v2/index.php. It
-checks signatures, Timestamps and Nonces like the real one, answers the four
-actions from --fixture (see "realname sample --fixture") or from a
-deterministic rule, and can inject latency, HTTP 5xx, dropped connections,
-held answers, gateway error codes and a rate quota, reproducibly from --seed.
-GET /sandbox/stats shows what it has billed; POST /sandbox/reset zeroes it.
+		Short: "Run a fake provider (Tencent v2, Tencent API 3.0, Alibaba Cloud) for demos, tests and benchmarks",
+		Long: `Sandbox serves a fake real-name verification provider that speaks three
+protocols on one port:
+
+  /v2/index.php (GET or POST form)      Tencent 实名认证 v2 (tencent-v2)
+  POST / with an X-TC-Action header     Tencent API 3.0 faceid 2018-03-01 (tencent-v3)
+  GET / ?AccessKeyId=… or POST / form   Alibaba Cloud cloudauth 2019-03-07 (aliyun)
+
+so a v3 or Alibaba Cloud client points its endpoint at http://ADDR/. Each
+protocol checks signatures, timestamps and nonces like the real one, and
+answers its four checks from --fixture (see "realname sample --fixture") or
+from a deterministic rule, translated into its own codes, so one fixture
+drives every provider. It can inject latency, HTTP 5xx, dropped connections,
+held answers and error codes, reproducibly from --seed (the fault flags apply
+to every provider; each has its own codes), enforce the providers' documented
+per-action quotas (--quota-default, --quota-action), and switch a provider off
+(--outage, or POST /sandbox/outage?provider=NAME&on=true|false at run time).
+GET /sandbox/stats shows what each provider has billed; POST /sandbox/reset
+zeroes it.
 
 Credentials: --secret-id and --secret-key, repeatable and paired in order,
 and/or --credentials-file with one "SecretId:SecretKey" or
 "SecretId SecretKey" a line (# comments). When neither is given, the
 environment variables REALNAME_SANDBOX_SECRET_ID and
-REALNAME_SANDBOX_SECRET_KEY are used. A key on the command line is visible in
-the process list: prefer the file or the environment.
+REALNAME_SANDBOX_SECRET_KEY are used. The same pairs serve as Tencent
+SecretId/SecretKey and as Alibaba Cloud AccessKeyId/AccessKeySecret. A key on
+the command line is visible in the process list: prefer the file or the
+environment.
 
 It serves until interrupted (SIGINT, SIGTERM), then shuts down gracefully.`,
 		Example: `  REALNAME_SANDBOX_SECRET_ID=AKIDdemo REALNAME_SANDBOX_SECRET_KEY=demo-key realname sandbox
   realname sandbox --credentials-file creds.txt --fixture fixture.jsonl \
     --seed 7 --latency longtail:10ms-800ms --fault-5xx 0.01 --fault-timeout 0.005 \
-    --fault-code 0.01 --fault-codes 5100,6000 --quota 50`,
+    --fault-code 0.01 --fault-codes 5100,6000 --quota 50
+  realname sandbox --credentials-file creds.txt --quota-default \
+    --quota-action tencent-v3/IdCardVerification=5 --outage aliyun`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			creds, err := sandboxCredentials(ids, keys, credFile)
@@ -58,12 +77,27 @@ It serves until interrupted (SIGINT, SIGTERM), then shuts down gracefully.`,
 					return err
 				}
 			}
+			quotas := sandbox.Quotas{Enabled: quotaDefault || len(quotaActions) > 0}
+			for _, spec := range quotaActions {
+				if err := quotas.SetLimit(spec); err != nil {
+					return fmt.Errorf("--quota-action: %w", err)
+				}
+			}
+			// The fault flags apply to every provider; only the codes
+			// differ.
+			v3, aliyun := faults, faults
+			v3.Codes, v3.APICodes = nil, codesV3
+			aliyun.Codes, aliyun.APICodes = nil, codesAliyun
 			srv, err := sandbox.New(sandbox.Config{
-				Credentials:  creds,
-				Fixture:      fixture,
-				Faults:       faults,
-				ReplayWindow: replayWindow,
-				Logger:       g.log,
+				Credentials:     creds,
+				Fixture:         fixture,
+				Faults:          faults,
+				TencentV3Faults: v3,
+				AliyunFaults:    aliyun,
+				Quotas:          quotas,
+				Outages:         outages,
+				ReplayWindow:    replayWindow,
+				Logger:          g.log,
 			})
 			if err != nil {
 				return err
@@ -73,20 +107,25 @@ It serves until interrupted (SIGINT, SIGTERM), then shuts down gracefully.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:8600", "listen address")
-	f.StringArrayVar(&ids, "secret-id", nil, "accepted SecretId (repeatable; paired in order with --secret-key)")
-	f.StringArrayVar(&keys, "secret-key", nil, "SecretKey of the matching --secret-id (repeatable; visible in the process list)")
+	f.StringArrayVar(&ids, "secret-id", nil, "accepted SecretId / AccessKeyId (repeatable; paired in order with --secret-key)")
+	f.StringArrayVar(&keys, "secret-key", nil, "SecretKey / AccessKeySecret of the matching --secret-id (repeatable; visible in the process list)")
 	f.StringVar(&credFile, "credentials-file", "", `file of "SecretId:SecretKey" or "SecretId SecretKey" lines`)
 	f.StringVar(&fixtureFile, "fixture", "", "JSONL fixture of known identities and their answers")
-	f.DurationVar(&replayWindow, "replay-window", 2*time.Hour, "allowed Timestamp skew, and how long a Nonce is remembered")
+	f.DurationVar(&replayWindow, "replay-window", 2*time.Hour, "Tencent v2: allowed Timestamp skew, and how long a Nonce is remembered (v3 allows 5m, Alibaba Cloud 15m)")
 	f.Int64Var(&faults.Seed, "seed", 0, "seed of every fault decision")
 	f.Var(&faults.Latency, "latency", "answer delay: none, fixed:20ms, uniform:5ms-50ms or longtail:10ms-800ms (p99 at the max)")
 	f.Float64Var(&faults.HTTP5xxRate, "fault-5xx", 0, "share of calls answered HTTP 500/502/503 (not billed)")
 	f.Float64Var(&faults.DropRate, "fault-drop", 0, "share of calls whose connection is closed without an answer (not billed)")
 	f.Float64Var(&faults.TimeoutRate, "fault-timeout", 0, "share of calls billed but answered only after --fault-timeout-hold")
 	f.DurationVar(&faults.TimeoutHold, "fault-timeout-hold", 30*time.Second, "how long --fault-timeout holds an answer")
-	f.Float64Var(&faults.CodeRate, "fault-code", 0, "share of calls answered with a gateway error from --fault-codes (not billed)")
-	f.IntSliceVar(&faults.Codes, "fault-codes", []int{5100, 6000, 6200}, "gateway codes for --fault-code")
-	f.IntVar(&faults.QuotaRPS, "quota", 0, "requests per second admitted across all callers, the rest answered 4400 (0: no quota)")
+	f.Float64Var(&faults.CodeRate, "fault-code", 0, "share of calls answered with an error code from --fault-codes, --fault-codes-tencent-v3 or --fault-codes-aliyun (not billed)")
+	f.IntSliceVar(&faults.Codes, "fault-codes", []int{5100, 6000, 6200}, "Tencent v2 gateway codes for --fault-code")
+	f.StringSliceVar(&codesV3, "fault-codes-tencent-v3", []string{"InternalError", "FailedOperation.UnKnown"}, "Tencent API 3.0 Error.Code values for --fault-code")
+	f.StringSliceVar(&codesAliyun, "fault-codes-aliyun", []string{"InternalError", "500", "402"}, "Alibaba Cloud codes for --fault-code: a gateway code (HTTP 5xx) or a three-digit service Code (HTTP 200)")
+	f.IntVar(&faults.QuotaRPS, "quota", 0, "requests per second each provider admits across all callers and actions, the rest refused as it throttles (v2 4400, v3 RequestLimitExceeded, Alibaba Cloud Throttling.User; 0: no quota)")
+	f.BoolVar(&quotaDefault, "quota-default", false, "enforce the documented per-action quotas in a strict sliding second: Tencent v3 IdCardVerification 100/s and its other actions 20/s, Alibaba Cloud 50/s per action")
+	f.StringArrayVar(&quotaActions, "quota-action", nil, "PROVIDER/ACTION=N: one action's per-second quota, 0 for none (repeatable; implies --quota-default for the other actions), e.g. tencent-v3/IdCardVerification=5")
+	f.StringArrayVar(&outages, "outage", nil, "start with PROVIDER (tencent-v2, tencent-v3 or aliyun) switched off: its calls are answered HTTP 503 until POST /sandbox/outage?provider=PROVIDER&on=false (repeatable)")
 	return cmd
 }
 

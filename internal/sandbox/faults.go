@@ -11,11 +11,14 @@ import (
 	"time"
 )
 
-// Faults makes the sandbox misbehave the ways a real provider does. The zero
-// value injects nothing. Every decision is a pure function of Seed, the
-// request's orderNo and how many times that orderNo has been seen, so a run
-// is reproducible whatever the goroutine scheduling, as long as the attempts
-// for one orderNo are sequential (a job and its retries are).
+// Faults makes one provider of the sandbox misbehave the ways a real provider
+// does. The zero value injects nothing. Every decision is a pure function of
+// Seed, the request's key and how many times that key has been seen, so a
+// run is reproducible whatever the goroutine scheduling, as long as the
+// attempts for one key are sequential (a job and its retries are). The key is
+// the orderNo for Tencent v2; Tencent v3 and Alibaba Cloud carry no order
+// number, so theirs is the identity checked (kind, name, ID number, phone,
+// card).
 //
 // Faults apply only to requests that pass every check (signature, replay,
 // quota, parameters): a bad request is refused, never faulted. The rates are
@@ -38,22 +41,60 @@ type Faults struct {
 	TimeoutRate float64
 	// TimeoutHold is how long TimeoutRate holds an answer. Defaults to 30s.
 	TimeoutHold time.Duration
-	// CodeRate is the share of requests answered with a gateway error from
-	// Codes instead of the business answer. Not billed.
+	// CodeRate is the share of requests answered with an error code from
+	// Codes (Tencent v2) or APICodes (Tencent v3, Alibaba Cloud) instead of
+	// the business answer. Not billed.
 	CodeRate float64
-	// Codes are the gateway codes CodeRate picks from, uniformly. Defaults
-	// to 5100, 6000 and 6200, the transient ones.
+	// Codes are the Tencent v2 gateway codes CodeRate picks from,
+	// uniformly. Defaults to 5100, 6000 and 6200, the transient ones. Only
+	// for Config.Faults.
 	Codes []int
-	// QuotaRPS is how many requests per second the sandbox admits across
-	// all callers, counted in wall-clock seconds of Config.Now; the excess
-	// is answered 4400 (RequestLimitExceeded). Zero means no quota.
+	// APICodes are the error codes CodeRate picks from, uniformly, for
+	// Config.TencentV3Faults and Config.AliyunFaults. Tencent v3: values
+	// of Response.Error.Code (HTTP 200), defaulting to InternalError and
+	// FailedOperation.UnKnown. Alibaba Cloud: a three-digit service Code
+	// answered with HTTP 200 (e.g. 500 system error, 402 data source
+	// error), or a gateway code answered with its HTTP status
+	// (InternalError 500, ServiceUnavailable 503, others 500); defaults to
+	// InternalError, 500 and 402.
+	APICodes []string
+	// QuotaRPS is how many requests per second the provider admits across
+	// all callers and actions, counted in wall-clock seconds of Config.Now;
+	// the excess is refused as the provider refuses throttled calls (v2
+	// 4400, v3 RequestLimitExceeded, Alibaba Cloud Throttling.User). Zero
+	// means no quota. The per-action quotas are Config.Quotas.
 	QuotaRPS int
+
+	// provider is the provider these faults apply to, set by New.
+	provider provider
 }
 
 // defaultFaultCodes are the gateway codes of CodeRate when Codes is empty.
 var defaultFaultCodes = []int{5100, 6000, 6200}
 
-func (f *Faults) validate() error {
+// defaultAPICodes are the codes of CodeRate when APICodes is empty, by
+// provider: the transient ones.
+var defaultAPICodes = [numProviders][]string{
+	provTencentV3: {"InternalError", "FailedOperation.UnKnown"},
+	provAliyun:    {"InternalError", "500", "402"},
+}
+
+func (f *Faults) faultCodes() []int {
+	if len(f.Codes) == 0 {
+		return defaultFaultCodes
+	}
+	return f.Codes
+}
+
+func (f *Faults) apiCodes(p provider) []string {
+	if len(f.APICodes) == 0 {
+		return defaultAPICodes[p]
+	}
+	return f.APICodes
+}
+
+func (f *Faults) validate(p provider) error {
+	f.provider = p
 	rates := []struct {
 		name string
 		v    float64
@@ -81,6 +122,17 @@ func (f *Faults) validate() error {
 			return errors.New("faults: Codes must not contain 0, which means success")
 		}
 	}
+	if p == provTencentV2 && len(f.APICodes) > 0 {
+		return errors.New("faults: APICodes applies to tencent-v3 and aliyun; tencent-v2 uses Codes")
+	}
+	if p != provTencentV2 && len(f.Codes) > 0 {
+		return errors.New("faults: Codes applies to tencent-v2; use APICodes")
+	}
+	for _, c := range f.APICodes {
+		if err := checkAPICode(p, c); err != nil {
+			return fmt.Errorf("faults: APICodes: %w", err)
+		}
+	}
 	if f.QuotaRPS < 0 {
 		return errors.New("faults: QuotaRPS must not be negative")
 	}
@@ -105,26 +157,40 @@ func (k faultKind) String() string {
 	return [...]string{"none", "drop", "http5xx", "code", "timeout"}[k]
 }
 
+// checkAPICode validates an injected code of Tencent v3 or Alibaba Cloud.
+func checkAPICode(p provider, c string) error {
+	if c == "" || strings.ContainsFunc(c, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return errors.New("a code must be printable ASCII without spaces")
+	}
+	if p == provAliyun && allDigits(c) && (len(c) != 3 || c == "200") {
+		return errors.New("a numeric Alibaba Cloud code must be a three-digit service code other than 200")
+	}
+	return nil
+}
+
 // decision is the fate of one request.
 type decision struct {
-	kind   faultKind
-	status int           // fault5xx
-	code   int           // faultCode
-	delay  time.Duration // every kind
+	kind    faultKind
+	status  int           // fault5xx
+	code    int           // faultCode, Tencent v2
+	apiCode string        // faultCode, Tencent v3 and Alibaba Cloud
+	key     string        // faultCode: the Stats.ByAnswer key
+	delay   time.Duration // every kind
 }
 
 var http5xxStatuses = [...]int{500, 502, 503}
 
 // decide returns the fate of the attempt-th request (counting from 0) with
-// orderNo. The draws come in a fixed order from a PCG seeded by
-// SHA-256(Seed, attempt, orderNo), so nothing else influences them.
-func (f *Faults) decide(orderNo string, attempt uint64) decision {
+// key (a v2 orderNo, or an identity key). The draws come in a fixed order
+// from a PCG seeded by SHA-256(Seed, attempt, key), so nothing else
+// influences them.
+func (f *Faults) decide(key string, attempt uint64) decision {
 	var buf [16]byte
 	binary.LittleEndian.PutUint64(buf[:8], uint64(f.Seed))
 	binary.LittleEndian.PutUint64(buf[8:], attempt)
 	h := sha256.New()
 	h.Write(buf[:])
-	h.Write([]byte(orderNo))
+	h.Write([]byte(key))
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	rng := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16])))
@@ -140,11 +206,15 @@ func (f *Faults) decide(orderNo string, attempt uint64) decision {
 		d.status = http5xxStatuses[pick%uint64(len(http5xxStatuses))]
 	case u < f.DropRate+f.HTTP5xxRate+f.CodeRate:
 		d.kind = faultCode
-		codes := f.Codes
-		if len(codes) == 0 {
-			codes = defaultFaultCodes
+		if f.provider == provTencentV2 {
+			codes := f.faultCodes()
+			d.code = codes[pick%uint64(len(codes))]
+			d.key = codeKey(d.code)
+		} else {
+			codes := f.apiCodes(f.provider)
+			d.apiCode = codes[pick%uint64(len(codes))]
+			d.key = apiCodeKey(f.provider, d.apiCode)
 		}
-		d.code = codes[pick%uint64(len(codes))]
 	case u < f.DropRate+f.HTTP5xxRate+f.CodeRate+f.TimeoutRate:
 		d.kind = faultTimeout
 	}

@@ -2,7 +2,9 @@ package sandbox
 
 import "time"
 
-// nonceKey identifies a Nonce: nonces are per SecretId.
+// nonceKey identifies a Nonce: nonces are per SecretId. nonce is the v2
+// Nonce, or in the Alibaba Cloud cache the FNV-64a hash of a SignatureNonce
+// (8 bytes instead of a 36-byte UUID; a collision would refuse one request).
 type nonceKey struct {
 	secretID string
 	nonce    uint64

@@ -1,5 +1,8 @@
 package sandbox
 
+// This file is the Tencent v2 protocol: parameters, signature, checks and
+// answers.
+
 import (
 	"crypto/hmac"
 	"crypto/sha1"
@@ -15,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // apiPath is the path of every v2 API.
@@ -273,4 +277,130 @@ func parseBusiness(action string, params map[string]string) (orderNo string, p P
 		}
 	}
 	return orderNo, p, nil
+}
+
+// serveAPI answers one Tencent v2 gateway call. The checks run in the real
+// gateway's order: common parameters, SecretId, signature, Timestamp, Nonce,
+// quota, Action, business parameters; only then are faults decided.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	params, gerr := readParams(w, r)
+	action := params[paramAction]
+	if gerr == nil {
+		gerr = s.admit(r, params)
+	}
+	if gerr == nil && actionIndex(action) < 0 {
+		gerr = gwErr(4000, "(100003) 不支持的 Action (Action not supported: %q)", truncate(action, 40))
+	}
+	var (
+		orderNo string
+		p       Params
+	)
+	if gerr == nil {
+		orderNo, p, gerr = parseBusiness(action, params)
+	}
+	if gerr != nil {
+		s.mu.Lock()
+		s.count(provTencentV2, action, codeKey(gerr.code))
+		s.mu.Unlock()
+		s.log.Debug().Str("provider", ProviderTencentV2).Str("action", truncate(action, 40)).
+			Str("order_no", truncate(params[paramOrderNo], maxOrderNoBytes)).
+			Int("code", gerr.code).Msg("sandbox call refused")
+		writeGatewayError(w, gerr)
+		return
+	}
+
+	authCode := s.answer(action, p)
+	d := s.settle(provTencentV2, action, settleCall{
+		faultKey:  orderNo,
+		orderNo:   true,
+		identity:  identityKey(action, p),
+		answerKey: authCode,
+		billed:    true,
+	})
+	ev := s.log.Debug().Str("provider", ProviderTencentV2).Str("action", action).Str("order_no", orderNo).Str("fault", d.kind.String())
+	switch d.kind {
+	case faultNone, faultTimeout:
+		ev = ev.Int("code", 0).Str("auth_code", authCode)
+	case faultCode:
+		ev = ev.Int("code", d.code)
+	case fault5xx:
+		ev = ev.Int("http_status", d.status)
+	}
+	ev.Dur("delay", d.delay).Msg("sandbox call")
+
+	s.deliver(w, r, provTencentV2, d, "stgw",
+		func() { writeGatewayError(w, gwDefault(d.code)) },
+		func() { writeAnswer(w, authCode) })
+}
+
+// admit runs the v2 checks that come before the Action is looked at: common
+// parameters, SecretId, signature, Timestamp, Nonce and quota.
+func (s *Server) admit(r *http.Request, params map[string]string) *gatewayError {
+	c, gerr := parseCommon(params)
+	if gerr != nil {
+		return gerr
+	}
+	key, ok := s.creds[c.secretID]
+	if !ok {
+		return gwDefault(4104)
+	}
+	src := stringToSign(r.Method, r.Host, r.URL.Path, params)
+	if !signatureValid(c.sigMethod, key, src, c.signature) {
+		return gwDefault(4100)
+	}
+	now := s.now()
+	if !timestampFresh(c.timestamp, now, s.window) {
+		return gwErr(4500, "重放攻击错误：Timestamp 与服务器时间相差超过 %s (replay: Timestamp more than %s from the server's clock)", s.window, s.window)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nonces.use(nonceKey{c.secretID, c.nonce}, now) {
+		return gwErr(4500, "重放攻击错误：Nonce 参数两次请求不能重复 (replay: Nonce already used with this SecretId)")
+	}
+	if !s.underQuotaRPS(provTencentV2, now) {
+		return gwErr(4400, "请求频率超过配额限制 (RequestLimitExceeded: over %d requests per second)", s.faults[provTencentV2].QuotaRPS)
+	}
+	s.admitted(provTencentV2, now)
+	return nil
+}
+
+// timestampFresh reports whether ts (Unix seconds) is within window of now.
+func timestampFresh(ts uint64, now time.Time, window time.Duration) bool {
+	const maxInt64 = 1<<63 - 1
+	if ts > maxInt64 {
+		return false
+	}
+	d := now.Unix() - int64(ts)
+	if d < 0 {
+		d = -d
+	}
+	return d <= int64(window/time.Second)
+}
+
+type response struct {
+	Code       int         `json:"code"`
+	CodeDesc   string      `json:"codeDesc"`
+	Message    string      `json:"message"`
+	BspFivBody *bspFivBody `json:"bspFivBody,omitempty"`
+}
+
+type bspFivBody struct {
+	AuthCode    string `json:"authCode"`
+	AuthMessage string `json:"authMessage"`
+}
+
+func writeAnswer(w http.ResponseWriter, authCode string) {
+	writeJSON(w, http.StatusOK, response{
+		Code:       0,
+		CodeDesc:   "Success",
+		Message:    "No Error",
+		BspFivBody: &bspFivBody{AuthCode: authCode, AuthMessage: AuthMessage(authCode)},
+	})
+}
+
+// writeGatewayError answers a gateway error with HTTP 200, as the v2 gateway
+// does.
+func writeGatewayError(w http.ResponseWriter, e *gatewayError) {
+	writeJSON(w, http.StatusOK, response{Code: e.code, CodeDesc: codeDesc(e.code), Message: e.message})
 }

@@ -389,6 +389,15 @@ func TestStats(t *testing.T) {
 		MaxPerSecond:  4, // the 4100 is refused before admission
 	}
 	want.ByAnswer[Expected(ActionMobileAuth3, Params{Name: "张三", IDNumber: aliceID, Phone: "13800138000"})]++
+	want.Providers = newStats().Providers
+	want.Providers[ProviderTencentV2] = ProviderStats{
+		Calls:          want.Calls,
+		ByAction:       want.ByAction,
+		ByAnswer:       want.ByAnswer,
+		Billed:         want.Billed,
+		MaxPerSecond:   want.MaxPerSecond,
+		IdentityReused: 1, // the orderNo reused is the same identity
+	}
 	if got := b.srv.Stats(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Stats() = %+v\nwant %+v", got, want)
 	}

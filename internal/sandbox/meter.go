@@ -1,0 +1,97 @@
+package sandbox
+
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"math/bits"
+	"strings"
+	"time"
+)
+
+// meter holds the billing counters that span providers. Tencent v3 and
+// Alibaba Cloud carry no order number, so double billing is found by
+// identity: each billed call is keyed by identityKey, and the meter
+// remembers which providers billed each key, in one byte a key.
+type meter struct {
+	// identities maps an identity key to the set of providers (bit p) that
+	// billed it. 8+1 bytes a key keep a million identities to a few tens
+	// of MB; a collision among a million has a probability around 1e-8.
+	identities    map[uint64]uint8
+	orderNoReused int64 // Stats.OrderNoReused
+	crossBilled   int64 // Stats.BilledByMoreThanOneProvider
+	maxPerSecond  int64 // Stats.MaxPerSecond
+}
+
+func newMeter() meter {
+	return meter{identities: make(map[uint64]uint8)}
+}
+
+// bill books one billed call of provider p for the identity key id; s.mu
+// must be held.
+func (s *Server) bill(p provider, id uint64) {
+	ps := &s.prov[p].stats
+	ps.Billed++
+	bit := uint8(1) << p
+	set := s.meter.identities[id]
+	switch {
+	case set&bit != 0:
+		ps.IdentityReused++
+	case bits.OnesCount8(set) == 1:
+		// A second provider bills it: count the identity once, when it
+		// crosses the line.
+		s.meter.crossBilled++
+	}
+	s.meter.identities[id] = set | bit
+}
+
+// identityKey returns the meter's key of an identity checked by the kind that
+// the v2 action names: an FNV-64a hash of the kind and of the fields the
+// kind checks, normalised (surrounding spaces trimmed from the name, an
+// upper-case X in the ID number, no +86 prefix on the phone), so the same
+// check keys the same whichever protocol asks.
+func identityKey(kind string, p Params) uint64 {
+	p = normalize(p)
+	phone, card := actionUses(kind)
+	h := fnv.New64a()
+	field := func(s string) {
+		// A length prefix keeps ("ab","c") and ("a","bc") apart.
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	field(kind)
+	field(strings.TrimSpace(p.Name))
+	field(p.IDNumber)
+	if phone {
+		field(p.Phone)
+	}
+	if card {
+		field(p.BankCard)
+	}
+	return h.Sum64()
+}
+
+// hashString is the FNV-64a hash of s.
+func hashString(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// admitted books a call that passed every quota into the peak rates; s.mu
+// must be held.
+func (s *Server) admitted(p provider, now time.Time) {
+	sec := now.Unix()
+	run := &s.prov[p]
+	if sec != run.peakSec {
+		run.peakSec, run.peakCount = sec, 0
+	}
+	run.peakCount++
+	run.stats.MaxPerSecond = max(run.stats.MaxPerSecond, run.peakCount)
+	if sec != s.peakSec {
+		s.peakSec, s.peakCount = sec, 0
+	}
+	s.peakCount++
+	s.meter.maxPerSecond = max(s.meter.maxPerSecond, s.peakCount)
+}
