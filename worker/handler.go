@@ -44,7 +44,14 @@ type EventData struct {
 	Batch    string `json:"batch,omitempty"`
 	Class    string `json:"class"`
 	Provider string `json:"provider,omitempty"`
-	Code     int    `json:"code"`
+	// Action is the provider action that answered.
+	Action string `json:"action,omitempty"`
+	// Code is the provider's code when it is a number (a v2 gateway
+	// code for a refusal), else 0.
+	Code int `json:"code"`
+	// AuthCode is the provider's own result code next to Class: v2's
+	// authCode ("00"), v3's Result ("-1"), Alibaba Cloud's
+	// BizCode/SubCode ("2/201"), or the code of a refusal.
 	AuthCode string `json:"authCode,omitempty"`
 	Message  string `json:"message,omitempty"`
 	Error    string `json:"error,omitempty"`
@@ -268,6 +275,10 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Verification, jobID, reason string) error {
 	calls, _ := w.attempts(ctx, jobID)
 	res := w.newResult(v, jobID, calls)
+	if len(calls.billedBy) > 0 {
+		// The provider that may have billed the job's calls.
+		res.Provider = calls.billedBy[0]
+	}
 	res.Class = store.ClassError
 	res.Error = reason
 	return w.finish(ctx, log, v, res)
@@ -368,7 +379,7 @@ func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.
 	}
 	body, err := json.Marshal(Event{Type: EventVerificationCompleted, Timestamp: res.CompletedAt, Data: EventData{
 		JobID: res.JobID, OrderNo: res.OrderNo, Kind: res.Kind, Batch: res.Batch, Class: res.Class,
-		Provider: res.Provider, Code: res.Code, AuthCode: res.AuthCode, Message: res.Message, Error: res.Error,
+		Provider: res.Provider, Action: res.Action, Code: res.Code, AuthCode: res.AuthCode, Message: res.Message, Error: res.Error,
 		Attempts: res.Attempts, Cached: res.Cached, CompletedAt: res.CompletedAt,
 	}})
 	if err != nil {

@@ -59,12 +59,15 @@ type setupOpts struct {
 	n        int
 	faults   sandbox.Faults
 	receiver webhook.ReceiverConfig
+	// v3Faults and aliyunFaults are the other providers' faults.
+	v3Faults, aliyunFaults sandbox.Faults
 }
 
 func setup(t *testing.T, o setupOpts) *bundle {
 	t.Helper()
 	db := redistest.New(t)
-	st, err := demo.NewStack(demo.StackConfig{N: o.n, Seed: 7, Faults: o.faults, Receiver: o.receiver})
+	st, err := demo.NewStack(demo.StackConfig{N: o.n, Seed: 7, Faults: o.faults, Receiver: o.receiver,
+		TencentV3Faults: o.v3Faults, AliyunFaults: o.aliyunFaults})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +189,7 @@ func (b *bundle) checkTruth(t *testing.T) {
 		if res.Class != want || res.Kind != demo.KindOf(i) || res.JobID != task.JobID(identity.OrderNo(e.OrderNo)) {
 			t.Fatalf("%s: result %+v, want class %s kind %s", e.OrderNo, res, want, demo.KindOf(i))
 		}
-		if res.Attempts < 1 || res.Provider != tencentv2.Name || res.CompletedAt.IsZero() || res.Identity.IDNumber == "" {
+		if res.Attempts < 1 || res.Provider == "" || res.Action == "" || res.AuthCode == "" || res.CompletedAt.IsZero() || res.Identity.IDNumber == "" {
 			t.Fatalf("%s: incomplete result %+v", e.OrderNo, res)
 		}
 		body, ok := events[task.WebhookID(res.JobID)]
@@ -197,7 +200,8 @@ func (b *bundle) checkTruth(t *testing.T) {
 		if err := json.Unmarshal(body, &ev); err != nil {
 			t.Fatal(err)
 		}
-		if ev.Type != worker.EventVerificationCompleted || ev.Data.Class != want || ev.Data.OrderNo != e.OrderNo || ev.Data.JobID != res.JobID {
+		if ev.Type != worker.EventVerificationCompleted || ev.Data.Class != want || ev.Data.OrderNo != e.OrderNo || ev.Data.JobID != res.JobID ||
+			ev.Data.Provider != res.Provider || ev.Data.Action != res.Action || ev.Data.AuthCode != res.AuthCode {
 			t.Fatalf("%s: webhook %+v, want class %s", e.OrderNo, ev, want)
 		}
 		raw, _ := json.Marshal(res)

@@ -7,6 +7,7 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +19,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/realname-io/realname/internal/provider/aliyun"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
+	"github.com/realname-io/realname/internal/provider/tencentv3"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/sandbox"
 	"github.com/realname-io/realname/internal/webhook"
@@ -40,6 +43,9 @@ type Stack struct {
 	Sandbox *sandbox.Server
 	// SandboxURL is the v2 endpoint URL of the sandbox.
 	SandboxURL string
+	// BaseURL is the sandbox's root, where Tencent API 3.0 and Alibaba
+	// Cloud are served.
+	BaseURL string
 	// Receiver stands in for the customer's backend.
 	Receiver *webhook.Receiver
 	// ReceiverURL is where webhooks go.
@@ -56,8 +62,12 @@ type StackConfig struct {
 	N int
 	// Seed makes the identities and the faults. Defaults to 1.
 	Seed int64
-	// Faults are the sandbox's injected faults.
+	// Faults are the sandbox's injected faults of Tencent v2.
 	Faults sandbox.Faults
+	// TencentV3Faults and AliyunFaults are those of the other providers.
+	TencentV3Faults, AliyunFaults sandbox.Faults
+	// Quotas are the sandbox's per-action quotas. Defaults to none.
+	Quotas sandbox.Quotas
 	// Receiver sets the receiver's failure injection; its Verifier is
 	// filled in.
 	Receiver webhook.ReceiverConfig
@@ -86,11 +96,12 @@ func NewStack(cfg StackConfig) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Faults.Seed == 0 {
-		cfg.Faults.Seed = cfg.Seed
+	for _, f := range []*sandbox.Faults{&cfg.Faults, &cfg.TencentV3Faults, &cfg.AliyunFaults} {
+		f.Seed = cmp.Or(f.Seed, cfg.Seed)
 	}
 	s.Sandbox, err = sandbox.New(sandbox.Config{
-		Credentials: map[string]string{SecretID: SecretKey}, Fixture: fx, Faults: cfg.Faults, Logger: cfg.Logger,
+		Credentials: map[string]string{SecretID: SecretKey}, Fixture: fx, Faults: cfg.Faults,
+		TencentV3Faults: cfg.TencentV3Faults, AliyunFaults: cfg.AliyunFaults, Quotas: cfg.Quotas, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -99,7 +110,8 @@ func NewStack(cfg StackConfig) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.SandboxURL = "http://" + addr + tencentv2.DefaultPath
+	s.BaseURL = "http://" + addr
+	s.SandboxURL = s.BaseURL + tencentv2.DefaultPath
 
 	if s.WebhookSecret, err = webhook.GenerateSecret(); err != nil {
 		s.Close()
@@ -170,6 +182,20 @@ func (s *Stack) Close() {
 func (s *Stack) Client(cfg tencentv2.Config) (*tencentv2.Provider, error) {
 	cfg.SecretID, cfg.SecretKey, cfg.Endpoint = SecretID, SecretKey, s.SandboxURL
 	return tencentv2.NewProvider(cfg)
+}
+
+// Provider returns the named provider's client, calling the sandbox with
+// the stack's credentials; timeout bounds one HTTP attempt.
+func (s *Stack) Provider(name string, timeout time.Duration) (provider.Provider, error) {
+	switch name {
+	case tencentv2.Name:
+		return s.Client(tencentv2.Config{Timeout: timeout})
+	case tencentv3.Name:
+		return tencentv3.New(tencentv3.Config{SecretID: SecretID, SecretKey: SecretKey, Endpoint: s.BaseURL + "/", Timeout: timeout})
+	case aliyun.Name:
+		return aliyun.New(aliyun.Config{AccessKeyID: SecretID, AccessKeySecret: SecretKey, Endpoint: s.BaseURL + "/", Timeout: timeout})
+	}
+	return nil, fmt.Errorf("demo: unknown provider %q", name)
 }
 
 // KindOf returns the kind of verification the demo runs for entry i: the

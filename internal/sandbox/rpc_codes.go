@@ -55,9 +55,13 @@ var rpcInvalid = AliyunAnswer{Code: "401"}
 //   - Card codes keep their meaning in BankMetaVerify's 2xx SubCodes, which
 //     list the same UnionPay reasons: 06 → 201, 07 → 202, 17 → 203, 18 →
 //     204, 09 → 205, 12 (also a card failing Luhn) → 206, 13 → 207, 14 →
-//     208, 15 → 209, 16 → 210, 19 → 211, 23 → 212, 03 (card number wrong)
-//     → 213 "card status abnormal or invalid". The ID card and phone checks
-//     have no card, so a card code reads as a mismatch (2, SubCode 204).
+//     208, 15 → 209, 16 → 210, 19 → 211, 23 → 212. 03 (银行卡号码有误, card
+//     number wrong) is 304 "无法验证，银行卡号有误", word for word, with
+//     BizCode 3 and so not billed, as Tencent v3 does not bill its -4; 213
+//     is "卡状态不正常", a card in an abnormal state, which is another answer
+//     (card_unusable, where 03 is invalid_card). The ID card and phone
+//     checks have no card, so a card code reads as a mismatch (2, SubCode
+//     204).
 //   - 10 and 99 (parameter errors) become service Code 401, not billed.
 var rpcFromV2 = map[string]map[string]AliyunAnswer{
 	"id2": mismatchAllRPC(biz("2", ""), map[string]AliyunAnswer{
@@ -72,7 +76,7 @@ var rpcFromV2 = map[string]map[string]AliyunAnswer{
 		"06": biz("2", "201"), "07": biz("2", "202"), "17": biz("2", "203"), "18": biz("2", "204"),
 		"09": biz("2", "205"), "12": biz("2", "206"), "13": biz("2", "207"), "14": biz("2", "208"),
 		"15": biz("2", "209"), "16": biz("2", "210"), "19": biz("2", "211"), "23": biz("2", "212"),
-		"03": biz("2", "213"),
+		"03": biz("3", "304"),
 		"10": rpcInvalid, "99": rpcInvalid,
 	},
 }

@@ -83,7 +83,7 @@ func TestRPCActions(t *testing.T) {
 		{"mobile detail, other phone", ActionMobile3MetaDetailVerify, false, "李四", bobID, "18612345678", "", "2", "201", "CUCC"},
 		{"mobile detail, pass", ActionMobile3MetaDetailVerify, false, "李四", bobID, "13912345678", "", "1", "101", "CMCC"},
 		{"bank3 dormant card", ActionBankMetaVerify, false, "张三", aliceID, "", aliceCard, "2", "208", ""},
-		{"bank3 card number wrong", ActionBankMetaVerify, false, "李四", bobID, "", bobCard, "2", "213", ""},
+		{"bank3 card number wrong", ActionBankMetaVerify, false, "李四", bobID, "", bobCard, "3", "304", ""},
 		{"bank3 Luhn-invalid card", ActionBankMetaVerify, false, "张三", aliceID, "", luhnBad, "2", "206", ""},
 		{"bank4 invalid card", ActionBankMetaVerify, true, "张三", aliceID, phone, aliceCard, "2", "206", ""},
 		{"bank4 pass", ActionBankMetaVerify, true, "李四", bobID, "13912345678", bobCard, "1", "101", ""},

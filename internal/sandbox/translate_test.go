@@ -169,7 +169,7 @@ func TestTranslateAliyun(t *testing.T) {
 		{ActionBankMetaVerify, "01", biz("2", "201"), true},
 		{ActionBankMetaVerify, "05", biz("2", "201"), true},
 		{ActionBankMetaVerify, "98", biz("2", "201"), true},
-		{ActionBankMetaVerify, "03", biz("2", "213"), true},
+		{ActionBankMetaVerify, "03", biz("3", "304"), false},
 		{ActionBankMetaVerify, "06", biz("2", "201"), true},
 		{ActionBankMetaVerify, "07", biz("2", "202"), true},
 		{ActionBankMetaVerify, "09", biz("2", "205"), true},

@@ -34,16 +34,22 @@ type Result struct {
 	Kind string `json:"kind"`
 	// Batch is the bulk batch the job belongs to, if any.
 	Batch string `json:"batch,omitempty"`
-	// Class is match, mismatch, invalid_card, card_unusable, bad_request or
-	// error.
+	// Class is a definitive class of package provider (match, mismatch,
+	// invalid_card, card_unusable, no_record, identity_limit,
+	// bad_request), error, or cancelled.
 	Class string `json:"class"`
-	// Provider names the provider that answered, e.g. "tencent-v2".
+	// Provider names the provider that answered: "tencent-v2",
+	// "tencent-v3" or "aliyun". For a job that ended without an answer, the
+	// provider that may have billed its calls, if any.
 	Provider string `json:"provider,omitempty"`
 	// Action is the provider action that answered.
 	Action string `json:"action,omitempty"`
-	// Code is the provider's gateway code (0 for business answers).
+	// Code is the provider's code when it is a number (a v2 gateway code
+	// such as 4000 for a refusal), else 0.
 	Code int `json:"code"`
-	// AuthCode is the provider's business answer code, e.g. "00".
+	// AuthCode is the provider's own result code, next to Class: v2's
+	// authCode ("00"), v3's Result ("-1"), Alibaba Cloud's BizCode with its
+	// SubCode ("2/201"), or the code of a refusal ("InvalidParameterValue").
 	AuthCode string `json:"authCode,omitempty"`
 	// Message is the provider's message for the answer.
 	Message string `json:"message,omitempty"`
