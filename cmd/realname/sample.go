@@ -29,7 +29,10 @@ streamed, so a million records need no more memory than ten.
 With --fixture it also writes the matching sandbox fixture: about 85% of the
 identities pass every action, the rest get scripted mismatches (01, 98/06,
 05) and card failures (12/03, 07, 09, 14…), so that "realname sandbox
---fixture" answers each record as scripted.`,
+--fixture" answers each record as scripted. The fixture holds the outcomes in
+the v2 gateway's authCodes; the sandbox answers Tencent API 3.0 and Alibaba
+Cloud calls with the same outcome in their own codes, so one fixture drives
+every provider.`,
 		Example: `  realname sample --n 10000 --seed 42 --out people.csv --fixture fixture.jsonl
   realname sample --n 5 --format jsonl`,
 		Args: cobra.NoArgs,

@@ -92,7 +92,7 @@ type Store interface {
 }
 
 // CSVColumns are the columns of a result exported as CSV.
-var CSVColumns = []string{"orderNo", "jobId", "kind", "class", "code", "authCode", "message", "error", "attempts", "cached", "completedAt"}
+var CSVColumns = []string{"orderNo", "jobId", "kind", "class", "provider", "action", "code", "authCode", "message", "error", "attempts", "cached", "completedAt"}
 
 // CSVRow returns the result as a CSV row of CSVColumns.
 func (r *Result) CSVRow() []string {
@@ -100,6 +100,6 @@ func (r *Result) CSVRow() []string {
 	if !r.CompletedAt.IsZero() {
 		completed = r.CompletedAt.UTC().Format(time.RFC3339Nano)
 	}
-	return []string{r.OrderNo, r.JobID, r.Kind, r.Class, strconv.Itoa(r.Code), r.AuthCode,
+	return []string{r.OrderNo, r.JobID, r.Kind, r.Class, r.Provider, r.Action, strconv.Itoa(r.Code), r.AuthCode,
 		r.Message, r.Error, strconv.Itoa(r.Attempts), strconv.FormatBool(r.Cached), completed}
 }
