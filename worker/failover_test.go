@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/realname-io/realname/internal/provider"
 	"github.com/realname-io/realname/internal/provider/aliyun"
 	"github.com/realname-io/realname/internal/provider/tencentv3"
@@ -201,18 +199,7 @@ func TestCredentialsDoNotFailOver(t *testing.T) {
 	}
 	b.startWorker(t, b.failoverConfig(t, bad, 50*time.Millisecond, nil))
 	b.enqueueRange(t, 0, 8)
-	in := asynq.NewInspectorFromRedisClient(b.rdb)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := in.GetQueueInfo(task.QueueSignup)
-		if err == nil && info.Paused {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the signup queue did not pause: %+v, %v", info, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	b.waitPaused(t, task.QueueSignup)
 	time.Sleep(500 * time.Millisecond) // time for a wrong failover to happen
 	stats := b.stack.Sandbox.Stats()
 	if stats.Providers[tencentv3.Name].Calls == 0 || stats.Providers[aliyun.Name].Calls != 0 || stats.Billed != 0 {

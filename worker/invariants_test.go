@@ -290,6 +290,24 @@ func TestStopHandsBackJobs(t *testing.T) {
 	}
 }
 
+// waitPaused waits up to 10s for queue to be paused, and returns the
+// inspector it used.
+func (b *bundle) waitPaused(t *testing.T, queue string) *asynq.Inspector {
+	t.Helper()
+	in := asynq.NewInspectorFromRedisClient(b.rdb)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := in.GetQueueInfo(queue)
+		if err == nil && info.Paused {
+			return in
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue %s not paused after credentials errors: %+v, %v", queue, info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestCredentialsPauseQueues: the provider refusing our credentials pauses
 // the verification queues with an alarm; jobs wait, none fail or are paid;
 // after the credentials are fixed and the queues resumed, all finish.
@@ -307,18 +325,7 @@ func TestCredentialsPauseQueues(t *testing.T) {
 		}
 	}
 
-	in := asynq.NewInspectorFromRedisClient(b.rdb)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := in.GetQueueInfo(task.QueueSignup)
-		if err == nil && info.Paused {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("signup queue not paused after credentials errors")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	in := b.waitPaused(t, task.QueueSignup)
 	time.Sleep(500 * time.Millisecond)
 	if info, err := in.GetQueueInfo(task.QueueBulk); err != nil || !info.Paused {
 		t.Fatalf("bulk queue not paused: %+v, %v", info, err)
