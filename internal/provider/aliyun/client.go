@@ -23,13 +23,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/realname-io/realname/internal/provider"
+	"github.com/realname-io/realname/internal/provider/transport"
 )
 
 // Name is the provider's name in results, metrics and configuration.
@@ -146,12 +145,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+		hc = transport.NewClient()
 	}
 	return &Client{cfg: cfg, endpoint: u.String(), hc: hc}, nil
 }
@@ -283,14 +277,7 @@ func (c *Client) attempt(ctx context.Context, action string, business map[string
 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
+	ctx, wrote := transport.TraceWrite(ctx)
 	var hreq *http.Request
 	var err error
 	if c.cfg.Method == http.MethodGet {
@@ -302,7 +289,7 @@ func (c *Client) attempt(ctx context.Context, action string, business map[string
 		}
 	}
 	if err != nil {
-		return nil, &provider.Error{Provider: Name, Action: action, Class: provider.ClassBadRequest, Message: "could not build the request", Err: redactURL(err)}
+		return nil, &provider.Error{Provider: Name, Action: action, Class: provider.ClassBadRequest, Message: "could not build the request", Err: transport.RedactURL(err)}
 	}
 	hreq.Header.Set("Accept", "application/json")
 
@@ -310,16 +297,16 @@ func (c *Client) attempt(ctx context.Context, action string, business map[string
 	if err != nil {
 		o := transportOutcome(err)
 		billing := provider.NotBilled
-		if wrote.Load() {
+		if wrote() {
 			billing = provider.PossiblyBilled
 		}
-		return nil, &provider.Error{Provider: Name, Action: action, Class: o.Class, Hint: o.Hint, Billing: billing, Err: redactURL(err)}
+		return nil, &provider.Error{Provider: Name, Action: action, Class: o.Class, Hint: o.Hint, Billing: billing, Err: transport.RedactURL(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return nil, &provider.Error{Provider: Name, Action: action, Class: transportOutcome(err).Class, Billing: provider.PossiblyBilled,
-			Message: fmt.Sprintf("reading the HTTP %d answer failed", resp.StatusCode), Err: redactURL(err)}
+			Message: fmt.Sprintf("reading the HTTP %d answer failed", resp.StatusCode), Err: transport.RedactURL(err)}
 	}
 	return parseAnswer(answerIn{
 		action: action,
@@ -417,7 +404,7 @@ func parseAnswer(in answerIn) (*provider.Answer, error) {
 		e.Message = scrub(fmt.Sprintf("HTTP %d: %s", in.status, msg), in.redact)
 	}
 	if strings.HasPrefix(code, "InvalidTimeStamp") {
-		e.ClockSkew = clockSkew(in.date, in.now)
+		e.ClockSkew = transport.ClockSkew(in.date, in.now)
 	}
 	return nil, e
 }
@@ -450,19 +437,6 @@ func httpError(in answerIn) *provider.Error {
 	o := classifyHTTPStatus(in.status)
 	return &provider.Error{Provider: Name, Action: in.action, Class: o.Class, Code: fmt.Sprintf("http %d", in.status),
 		Message: o.Description, Hint: o.Hint, Billing: o.Billing}
-}
-
-// clockSkew returns the provider's clock minus ours, read from an answer's
-// Date header; zero when there is none.
-func clockSkew(date string, now time.Time) time.Duration {
-	if date == "" {
-		return 0
-	}
-	t, err := http.ParseTime(date)
-	if err != nil {
-		return 0
-	}
-	return t.Sub(now).Truncate(time.Second)
 }
 
 // randomUUID returns a random (version 4) UUID.

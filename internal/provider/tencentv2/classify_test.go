@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/realname-io/realname/internal/provider"
+	"github.com/realname-io/realname/internal/provider/transport"
 )
 
 // TestClassifyAuthCode has one row per authCode of the guide's table, so a
@@ -222,7 +223,7 @@ func TestParseAnswer(t *testing.T) {
 
 func TestAPIErrorMessage(t *testing.T) {
 	t.Parallel()
-	err := &APIError{Action: ActionIDCardAuth, Code: 4104, Message: scrub("SecretId 11010519491231002X not found"), Class: provider.ClassCredentials}
+	err := &APIError{Action: ActionIDCardAuth, Code: 4104, Message: transport.Scrub("SecretId 11010519491231002X not found"), Class: provider.ClassCredentials}
 	msg := err.Error()
 	for _, want := range []string{"BspIdCardAuth", "4104", "credentials", "enabled"} {
 		if !strings.Contains(msg, want) {

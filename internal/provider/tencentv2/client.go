@@ -1,4 +1,4 @@
-// Package tencent is a client for Tencent Cloud's 实名认证 API v2 (the
+// Package tencentv2 is a client for Tencent Cloud's 实名认证 API v2 (the
 // csec.api.qcloud.com gateway): the four verification actions as typed
 // requests, the v2 signature (HmacSHA1 or HmacSHA256, GET or POST), and one
 // table that classifies every answer for the worker to act on.
@@ -12,15 +12,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,6 +25,7 @@ import (
 	"time"
 
 	"github.com/realname-io/realname/internal/provider"
+	"github.com/realname-io/realname/internal/provider/transport"
 )
 
 // DefaultEndpoint is the v2 gateway of the 实名认证 actions.
@@ -131,12 +129,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+		hc = transport.NewClient()
 	}
 	return &Client{
 		cfg:      cfg,
@@ -229,14 +222,7 @@ func (c *Client) attempt(ctx context.Context, req Request) (*Result, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
+	ctx, wrote := transport.TraceWrite(ctx)
 
 	var hreq *http.Request
 	var err error
@@ -256,12 +242,12 @@ func (c *Client) attempt(ctx context.Context, req Request) (*Result, error) {
 	c.attempts.Add(1)
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		return nil, &TransportError{Action: action, PossiblyBilled: wrote.Load(), Class: transportClass(err), Err: redactURL(err)}
+		return nil, &TransportError{Action: action, PossiblyBilled: wrote(), Class: transportClass(err), Err: transport.RedactURL(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, &TransportError{Action: action, StatusCode: resp.StatusCode, PossiblyBilled: true, Class: transportClass(err), Err: redactURL(err)}
+		return nil, &TransportError{Action: action, StatusCode: resp.StatusCode, PossiblyBilled: true, Class: transportClass(err), Err: transport.RedactURL(err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, &TransportError{Action: action, StatusCode: resp.StatusCode, Class: classifyHTTPStatus(resp.StatusCode)}
@@ -283,7 +269,7 @@ func parseAnswer(action string, body []byte) (*Result, error) {
 		if msg == "" {
 			msg = a.Msg
 		}
-		return nil, &APIError{Action: action, Code: int(a.Code), Message: scrub(msg), Class: ClassifyGatewayCode(int(a.Code))}
+		return nil, &APIError{Action: action, Code: int(a.Code), Message: transport.Scrub(msg), Class: ClassifyGatewayCode(int(a.Code))}
 	}
 	if a.BspFivBody == nil {
 		return nil, &TransportError{Action: action, StatusCode: http.StatusOK, PossiblyBilled: true, Class: provider.ClassTransient,
@@ -291,7 +277,7 @@ func parseAnswer(action string, body []byte) (*Result, error) {
 	}
 	class := ClassifyAuthCode(a.BspFivBody.AuthCode)
 	if !class.Definitive() {
-		return nil, &APIError{Action: action, AuthCode: scrub(a.BspFivBody.AuthCode), Message: scrub(a.BspFivBody.AuthMessage), Class: class}
+		return nil, &APIError{Action: action, AuthCode: transport.Scrub(a.BspFivBody.AuthCode), Message: transport.Scrub(a.BspFivBody.AuthMessage), Class: class}
 	}
 	return &Result{Action: action, Class: class, AuthCode: a.BspFivBody.AuthCode, Message: a.BspFivBody.AuthMessage}, nil
 }
@@ -300,26 +286,10 @@ func parseAnswer(action string, body []byte) (*Result, error) {
 // body. A certificate that does not verify needs a person; everything else
 // (refused, reset, timeouts, other TLS failures) is transient.
 func transportClass(err error) provider.Class {
-	var (
-		certErr     *tls.CertificateVerificationError
-		unknownAuth x509.UnknownAuthorityError
-		hostErr     x509.HostnameError
-		invalidErr  x509.CertificateInvalidError
-	)
-	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalidErr) {
+	if transport.CertificateError(err) {
 		return provider.ClassCredentials
 	}
 	return provider.ClassTransient
-}
-
-// redactURL drops the request URL from a *url.Error: with GET, the query
-// holds personal data and the signature.
-func redactURL(err error) error {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		return fmt.Errorf("%s: %w", strings.ToLower(uerr.Op), uerr.Err)
-	}
-	return err
 }
 
 // randomNonce returns a uniformly random integer in [1, 2^31-1].

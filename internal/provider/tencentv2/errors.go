@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/realname-io/realname/internal/provider"
 )
@@ -106,18 +104,4 @@ func ClassOf(err error) provider.Class {
 func PossiblyBilled(err error) bool {
 	var tErr *TransportError
 	return errors.As(err, &tErr) && tErr.PossiblyBilled
-}
-
-// longDigits matches digit runs long enough to be part of an ID, phone or
-// card number; gateway messages are not ours, so they are scrubbed before
-// they reach an error string.
-var longDigits = regexp.MustCompile(`[0-9]{7,}[0-9Xx]?`)
-
-func scrub(msg string) string {
-	const maxLen = 300
-	msg = longDigits.ReplaceAllString(msg, "[redacted]")
-	if len(msg) > maxLen {
-		msg = strings.ToValidUTF8(msg[:maxLen], "") + "…"
-	}
-	return msg
 }

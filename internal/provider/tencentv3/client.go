@@ -17,14 +17,11 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -33,6 +30,7 @@ import (
 	"time"
 
 	"github.com/realname-io/realname/internal/provider"
+	"github.com/realname-io/realname/internal/provider/transport"
 )
 
 // Name is the provider's name in results, metrics and configuration.
@@ -145,12 +143,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+		hc = transport.NewClient()
 	}
 	host := strings.ToLower(u.Host)
 	path := cmp.Or(u.EscapedPath(), "/")
@@ -250,7 +243,7 @@ func (c *Client) body(req provider.Request) ([]byte, error) {
 		v = bankCard4Body{Name: need("Name", req.Name.Reveal()), BankCard: need("BankCard", req.BankCard.Reveal()),
 			Phone: need("Phone", req.Phone.Reveal()), IDCard: need("IDNumber", req.IDNumber.Reveal())}
 	default:
-		return nil, fmt.Errorf("unknown kind %q", scrub(string(req.Kind)))
+		return nil, fmt.Errorf("unknown kind %q", transport.Scrub(string(req.Kind)))
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("request of kind %s lacks %s", req.Kind, strings.Join(missing, ", "))
@@ -305,19 +298,12 @@ func (c *Client) attempt(ctx context.Context, action string, body []byte) (*prov
 	defer cancel()
 	// The request may have been billed exactly when it was written in full:
 	// before that, Tencent cannot have run the action.
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
+	ctx, wrote := transport.TraceWrite(ctx)
 
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, &provider.Error{Provider: Name, Action: action, Class: provider.ClassCredentials, Billing: provider.NotBilled,
-			Err: fmt.Errorf("build request: %w", redactURL(err)), Hint: "check the Endpoint"}
+			Err: fmt.Errorf("build request: %w", transport.RedactURL(err)), Hint: "check the Endpoint"}
 	}
 	hreq.Header = c.sign(action, body)
 	hreq.Host = c.host
@@ -325,7 +311,7 @@ func (c *Client) attempt(ctx context.Context, action string, body []byte) (*prov
 	c.attempts.Add(1)
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		return nil, transportError(action, err, wrote.Load())
+		return nil, transportError(action, err, wrote())
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -344,17 +330,11 @@ func (c *Client) attempt(ctx context.Context, action string, body []byte) (*prov
 // everything else (refused, reset, timeouts, other TLS failures) is
 // transient.
 func transportError(action string, err error, wrote bool) *provider.Error {
-	e := &provider.Error{Provider: Name, Action: action, Class: provider.ClassTransient, Billing: provider.NotBilled, Err: redactURL(err)}
+	e := &provider.Error{Provider: Name, Action: action, Class: provider.ClassTransient, Billing: provider.NotBilled, Err: transport.RedactURL(err)}
 	if wrote {
 		e.Billing = provider.PossiblyBilled
 	}
-	var (
-		certErr     *tls.CertificateVerificationError
-		unknownAuth x509.UnknownAuthorityError
-		hostErr     x509.HostnameError
-		invalidErr  x509.CertificateInvalidError
-	)
-	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalidErr) {
+	if transport.CertificateError(err) {
 		e.Class = provider.ClassCredentials
 		e.Hint = "the endpoint's TLS certificate does not verify: check the Endpoint host, the CA certificates of this machine, or an intercepting proxy"
 	}
@@ -389,9 +369,9 @@ func parseAnswer(action string, status int, date string, now time.Time, body []b
 		r := env.Response
 		row := ClassifyError(r.Error.Code)
 		e := &provider.Error{Provider: Name, Action: action, Class: row.Class, Code: scrubCode(r.Error.Code),
-			Message: withRequestID(scrub(r.Error.Message), r.RequestID), Hint: row.Hint, Billing: provider.NotBilled}
+			Message: withRequestID(transport.Scrub(r.Error.Message), r.RequestID), Hint: row.Hint, Billing: provider.NotBilled}
 		if r.Error.Code == "AuthFailure.SignatureExpire" {
-			e.ClockSkew = clockSkew(date, now)
+			e.ClockSkew = transport.ClockSkew(date, now)
 		}
 		return nil, e
 	}
@@ -412,9 +392,9 @@ func parseAnswer(action string, status int, date string, now time.Time, body []b
 	r := env.Response
 	result := *r.Result
 	row := ClassifyResult(action, result)
-	msg := scrub(r.Description)
+	msg := transport.Scrub(r.Description)
 	if r.ResultDetail != "" {
-		msg += " (" + scrub(r.ResultDetail) + ")"
+		msg += " (" + transport.Scrub(r.ResultDetail) + ")"
 	}
 	if !row.Class.Definitive() {
 		return nil, &provider.Error{Provider: Name, Action: action, Class: row.Class, Code: scrubCode(result),
@@ -424,49 +404,11 @@ func parseAnswer(action string, status int, date string, now time.Time, body []b
 		Message: cmp.Or(msg, row.Description), Billing: row.Billing}, nil
 }
 
-// clockSkew returns the provider's clock minus ours, from the answer's Date
-// header; 0 without one. Date has a resolution of a second, so the skew is
-// rounded to one.
-func clockSkew(date string, now time.Time) time.Duration {
-	if date == "" {
-		return 0
-	}
-	t, err := http.ParseTime(date)
-	if err != nil {
-		return 0
-	}
-	return t.Sub(now).Round(time.Second)
-}
-
-// redactURL drops the request URL from a *url.Error: the endpoint is in the
-// configuration already, and an error string should not grow a copy of it.
-func redactURL(err error) error {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		return fmt.Errorf("%s: %w", strings.ToLower(uerr.Op), uerr.Err)
-	}
-	return err
-}
-
-// longDigits matches digit runs long enough to be part of an ID, phone or
-// card number; provider messages are not ours, so they are scrubbed before
-// they reach an error string.
-var longDigits = regexp.MustCompile(`[0-9]{7,}[0-9Xx]?`)
-
-func scrub(msg string) string {
-	const maxLen = 300
-	msg = longDigits.ReplaceAllString(msg, "[redacted]")
-	if len(msg) > maxLen {
-		msg = strings.ToValidUTF8(msg[:maxLen], "") + "…"
-	}
-	return msg
-}
-
 // scrubCode bounds a code from the wire that the tables did not know (real
 // codes are short) and scrubs it like a message.
 func scrubCode(code string) string {
 	const maxLen = 64
-	code = scrub(code)
+	code = transport.Scrub(code)
 	if len(code) > maxLen {
 		code = strings.ToValidUTF8(code[:maxLen], "") + "…"
 	}
@@ -478,10 +420,11 @@ func scrubCode(code string) string {
 var requestIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // withRequestID appends the RequestId an operator quotes to Tencent's
-// support. One with a long digit run is left out: scrubbed, it would be
-// useless, and it would be the one place such a run reached an error.
+// support. One that scrubbing would change (a UUID can only change by a
+// long digit run) is left out: scrubbed, it would be useless, and it would
+// be the one place such a run reached an error.
 func withRequestID(msg, id string) string {
-	if !requestIDPattern.MatchString(id) || longDigits.MatchString(id) {
+	if !requestIDPattern.MatchString(id) || transport.Scrub(id) != id {
 		return msg
 	}
 	if msg == "" {
