@@ -271,3 +271,49 @@ func TestUnknownQuotaRefused(t *testing.T) {
 		t.Fatalf("err = %v, want the unknown action named", err)
 	}
 }
+
+// TestNoRefusalsUnderStrictWindow: a batch draining at the provider's
+// quota, enforced as a strict sliding one-second window, is never
+// refused: the limiter spaces the calls with headroom.
+func TestNoRefusalsUnderStrictWindow(t *testing.T) {
+	t.Parallel()
+	const n, quota = 120, 40
+	b := setup(t, setupOpts{n: n, quotas: sandbox.Quotas{Enabled: true,
+		Limits: map[string]map[string]int{tencentv3.Name: {tencentv3.ActionIDCard: quota}}}})
+	primary, err := b.stack.Provider(tencentv3.Name, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[provider.Kind]provider.Route{}
+	for _, k := range provider.Kinds {
+		routes[k] = provider.Route{Primary: primary}
+	}
+	router, err := provider.NewRouter(provider.RouterConfig{Routes: routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.startWorker(t, b.config(t, func(c *worker.Config) {
+		c.Router, c.Provider = router, nil
+		c.Quotas = map[string]int{tencentv3.Name + "/" + tencentv3.ActionIDCard: quota}
+		// A loaded test machine (two cores, the race detector, parallel
+		// tests) delays a goroutine by tens of milliseconds, far more than
+		// a production network's jitter that the default 1% is for.
+		c.RateLimit = ratelimit.Config{Headroom: 0.05}
+		c.BulkConcurrency = 0 // sized from the quota
+	}))
+	for i, e := range b.stack.Entries {
+		req := b.request(i, e)
+		req.Kind = "idcard"
+		if _, err := b.prod.Enqueue(context.Background(), req, &producer.Opts{Priority: producer.Bulk}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.waitWebhooks(t, 30*time.Second)
+	p := b.stack.Sandbox.Stats().Providers[tencentv3.Name]
+	if p.QuotaRefused != 0 || p.Calls != n {
+		t.Fatalf("sandbox %+v: want %d calls, none refused", p, n)
+	}
+	if p.MaxPerSecond > quota {
+		t.Fatalf("%d calls admitted within one second, quota %d", p.MaxPerSecond, quota)
+	}
+}

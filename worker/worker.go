@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -48,12 +48,20 @@ type Config struct {
 	Concurrency int
 	// BulkConcurrency is the number of bulk verifications processed at
 	// once, by a pool of their own: a draining batch never takes the
-	// goroutines a signup needs. Defaults to 10; set a negative value for
-	// a worker that serves no bulk jobs.
+	// goroutines a signup needs. Defaults to what one process needs to
+	// hold every limit it serves: the sum of their rates times
+	// ProviderLatency (Little's law), plus one goroutine per limit waiting
+	// for its next slot, at least 10. Set a negative value for a worker
+	// that serves no bulk jobs.
 	BulkConcurrency int
-	// BulkRateShare is the share of RateLimit.Rate that bulk jobs may use,
-	// so that signups find a token at once while a batch drains. Defaults
-	// to 0.9.
+	// ProviderLatency is the provider latency the default BulkConcurrency
+	// is sized for. Defaults to 250ms; with slower providers raise it (or
+	// BulkConcurrency), or run more processes: they share the limits.
+	ProviderLatency time.Duration
+	// BulkRateShare caps the share of each limit that bulk jobs may use.
+	// Defaults to 1: bulk jobs take every slot no signup waits for, and a
+	// signup arriving waits for at most one bulk slot per worker process
+	// (see package ratelimit).
 	BulkRateShare float64
 	// StrictPriority serves webhooks only when no signup job waits.
 	// Defaults to false (weighted: signup 2, webhooks 1).
@@ -92,8 +100,8 @@ type Config struct {
 	// provider timeout.
 	InflightTTL time.Duration
 	// RateLimit limits the calls of a provider that documents no quota
-	// (tencent-v2), per process and across processes. Burst applies to
-	// every limit.
+	// (tencent-v2), across processes. Its Burst and Headroom apply to
+	// every limit, the per-action quotas' too.
 	RateLimit ratelimit.Config
 	// Quotas overrides the documented quota of provider actions, in calls
 	// per second across all workers, keyed "provider/Action" (e.g.
@@ -158,10 +166,7 @@ type Worker struct {
 // provider that documents no per-action quota).
 type callLimit struct {
 	all  *ratelimit.Limiter
-	bulk *ratelimit.Limiter // nil: bulk uses all alone
-	// signupWaiting counts signup jobs waiting for a token of this limit
-	// in this process.
-	signupWaiting atomic.Int32
+	bulk *ratelimit.Limiter // a cap on bulk's share; nil: none
 }
 
 // New returns a Worker for cfg after filling in defaults and validating it.
@@ -170,8 +175,8 @@ func New(cfg Config) (*Worker, error) {
 		return nil, errors.New("worker: Redis, Router or Provider, and Store are required")
 	}
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 20)
-	cfg.BulkConcurrency = cmp.Or(cfg.BulkConcurrency, 10)
-	cfg.BulkRateShare = cmp.Or(cfg.BulkRateShare, 0.9)
+	cfg.ProviderLatency = cmp.Or(cfg.ProviderLatency, 250*time.Millisecond)
+	cfg.BulkRateShare = cmp.Or(cfg.BulkRateShare, 1)
 	if cfg.BulkRateShare < 0 || cfg.BulkRateShare > 1 {
 		return nil, errors.New("worker: BulkRateShare must be within (0, 1]")
 	}
@@ -231,6 +236,10 @@ func New(cfg Config) (*Worker, error) {
 			Logger:                   asynqLogger{log.With().Str("component", "asynq").Logger()},
 			// Errors are logged by the handlers with their context.
 		})
+	}
+	if cfg.BulkConcurrency == 0 {
+		cfg.BulkConcurrency = w.bulkConcurrencyFor(cfg.ProviderLatency)
+		w.cfg.BulkConcurrency = cfg.BulkConcurrency
 	}
 	w.srv = server(cfg.Concurrency, map[string]int{task.QueueSignup: 2, task.QueueWebhook: 1})
 	if cfg.BulkConcurrency > 0 {
@@ -305,7 +314,7 @@ func (w *Worker) buildLimits() error {
 			rl := w.cfg.RateLimit
 			if quota := p.Quota(k); quota > 0 {
 				rl = ratelimit.Config{
-					Rate: cmp.Or(w.cfg.Quotas[p.Name()+"/"+p.Action(k)], quota), Burst: rl.Burst,
+					Rate: cmp.Or(w.cfg.Quotas[p.Name()+"/"+p.Action(k)], quota), Burst: rl.Burst, Headroom: rl.Headroom,
 					Key: "realname:provider:" + p.Name() + ":" + p.Action(k),
 				}
 			} else if rl.Key == "" {
@@ -326,6 +335,19 @@ func (w *Worker) buildLimits() error {
 	return nil
 }
 
+// bulkConcurrencyFor returns the bulk pool that holds every limit at the
+// given provider latency: Σ rate × latency calls in flight, and one
+// goroutine per limit waiting for its next slot.
+func (w *Worker) bulkConcurrencyFor(latency time.Duration) int {
+	inFlight := 0.0
+	for _, l := range w.limits {
+		if iv := l.all.Interval(); iv > 0 {
+			inFlight += float64(latency) / float64(iv)
+		}
+	}
+	return max(10, int(math.Ceil(inFlight))+len(w.limits))
+}
+
 // limitKey names the limit a call of kind to p waits on.
 func limitKey(p provider.Provider, kind provider.Kind) string {
 	if p.Quota(kind) > 0 {
@@ -343,7 +365,7 @@ func newCallLimit(rdb redis.UniversalClient, rl ratelimit.Config, bulkShare floa
 	l := &callLimit{all: all}
 	if rl.Rate > 0 && bulkShare < 1 {
 		l.bulk, err = ratelimit.New(rdb, ratelimit.Config{
-			Rate: max(1, int(float64(rl.Rate)*bulkShare)), Burst: rl.Burst, Key: rl.Key + ":bulk",
+			Rate: max(1, int(float64(rl.Rate)*bulkShare)), Burst: rl.Burst, Headroom: rl.Headroom, Key: rl.Key + ":bulk",
 		})
 		if err != nil {
 			return nil, err
@@ -352,25 +374,21 @@ func newCallLimit(rdb redis.UniversalClient, rl ratelimit.Config, bulkShare floa
 	return l, nil
 }
 
-// wait waits for a call token: bulk jobs first from their share of the
-// rate, then from the whole.
+// wait waits for the call's slot: signups at once, bulk jobs while no
+// signup takes the slot (and within their share, if capped).
 func (l *callLimit) wait(ctx context.Context, bulk bool) (time.Duration, error) {
 	if !bulk {
-		// Signups waiting in this process go first: bulk waiters yield the
-		// next token to them.
-		l.signupWaiting.Add(1)
-		defer l.signupWaiting.Add(-1)
-		return l.all.Wait(ctx)
+		return l.all.WaitPriority(ctx, ratelimit.Signup)
 	}
 	var waited time.Duration
 	if l.bulk != nil {
-		d, err := l.bulk.Wait(ctx)
+		d, err := l.bulk.WaitPriority(ctx, ratelimit.Bulk)
 		waited += d
 		if err != nil {
 			return waited, err
 		}
 	}
-	d, err := l.all.WaitYielding(ctx, func() bool { return l.signupWaiting.Load() > 0 })
+	d, err := l.all.WaitPriority(ctx, ratelimit.Bulk)
 	return waited + d, err
 }
 

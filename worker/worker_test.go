@@ -61,13 +61,15 @@ type setupOpts struct {
 	receiver webhook.ReceiverConfig
 	// v3Faults and aliyunFaults are the other providers' faults.
 	v3Faults, aliyunFaults sandbox.Faults
+	// quotas are the sandbox's per-action quotas.
+	quotas sandbox.Quotas
 }
 
 func setup(t *testing.T, o setupOpts) *bundle {
 	t.Helper()
 	db := redistest.New(t)
 	st, err := demo.NewStack(demo.StackConfig{N: o.n, Seed: 7, Faults: o.faults, Receiver: o.receiver,
-		TencentV3Faults: o.v3Faults, AliyunFaults: o.aliyunFaults})
+		TencentV3Faults: o.v3Faults, AliyunFaults: o.aliyunFaults, Quotas: o.quotas})
 	if err != nil {
 		t.Fatal(err)
 	}

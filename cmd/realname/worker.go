@@ -106,10 +106,10 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 		}
 		w, err := worker.New(worker.Config{
 			Redis: rdb, Router: router, Quotas: quotas, Store: st, Webhooks: hooks, Cache: resultCache,
-			Concurrency: wc.Concurrency, BulkConcurrency: wc.BulkConcurrency, StrictPriority: wc.StrictPriority,
+			Concurrency: wc.Concurrency, BulkConcurrency: wc.BulkConcurrency, ProviderLatency: wc.ProviderLatency, StrictPriority: wc.StrictPriority,
 			DailyBudget: wc.DailyBudget, BudgetStopsSignup: wc.BudgetStopsSignup, MaxAttemptsPerOrder: wc.MaxAttemptsPerOrder,
 			ShutdownTimeout: wc.ShutdownTimeout, JobDeadline: wc.JobDeadline,
-			RateLimit: wc.RateLimitConfig(), DefaultWebhookURL: hc.DefaultURL, WebhookSchedule: sched,
+			RateLimit: wc.RateLimitConfig(), BulkRateShare: wc.BulkRateShare, DefaultWebhookURL: hc.DefaultURL, WebhookSchedule: sched,
 			Logger: &g.log, Metrics: m,
 		})
 		if err != nil {

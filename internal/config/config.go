@@ -97,6 +97,20 @@ func (b *binder) duration(p *time.Duration, flag string, def time.Duration, usag
 	b.fs.DurationVar(p, flag, def, usage+" (env "+env+")")
 }
 
+func (b *binder) float(p *float64, flag string, def float64, usage string) {
+	env := envName(flag)
+	register(env, flag)
+	if v := b.getenv(env); v != "" {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s: %q is not a number", env, v))
+		} else {
+			def = x
+		}
+	}
+	b.fs.Float64Var(p, flag, def, usage+" (env "+env+")")
+}
+
 func (b *binder) boolean(p *bool, flag string, def bool, usage string) {
 	env := envName(flag)
 	register(env, flag)

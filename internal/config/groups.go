@@ -116,17 +116,30 @@ type Worker struct {
 	// RateLimit is provider calls per second across all workers. Defaults
 	// to 50.
 	RateLimit int
-	// LocalRateLimit is provider calls per second of this process.
-	// Defaults to RateLimit.
+	// LocalRateLimit caps provider calls per second of this process.
+	// Defaults to 0: no local cap.
 	LocalRateLimit int
+	// RateBurst is how many calls a limit lets through at once after a
+	// quiet spell. Defaults to 1: calls evenly spread.
+	RateBurst int
+	// RateHeadroom is the share of each limit left unused against network
+	// jitter, so that a provider's strict sliding window refuses nothing.
+	// Defaults to 0.01.
+	RateHeadroom float64
+	// BulkRateShare caps the share of each limit bulk jobs may take.
+	// Defaults to 1: all that signups leave.
+	BulkRateShare float64
 	// ShutdownTimeout defaults to 30s.
 	ShutdownTimeout time.Duration
 	// JobDeadline defaults to 24h.
 	JobDeadline time.Duration
 	// StrictPriority defaults to false.
 	StrictPriority bool
-	// BulkConcurrency defaults to 10.
+	// BulkConcurrency defaults to 0: sized from the quotas and
+	// ProviderLatency.
 	BulkConcurrency int
+	// ProviderLatency defaults to 250ms.
+	ProviderLatency time.Duration
 	// DailyBudget caps provider calls per day; 0 (the default) is no cap.
 	DailyBudget int
 	// BudgetStopsSignup defaults to false.
@@ -145,11 +158,15 @@ func BindWorker(fs *pflag.FlagSet, getenv Getenv) (*Worker, func() error) {
 	b := &binder{fs: fs, getenv: getenv}
 	b.integer(&c.Concurrency, "concurrency", 20, "tasks processed at once")
 	b.integer(&c.RateLimit, "rate-limit", 50, "provider calls per second, shared by all workers")
-	b.integer(&c.LocalRateLimit, "local-rate-limit", 0, "provider calls per second of this process (0: same as --rate-limit)")
+	b.integer(&c.LocalRateLimit, "local-rate-limit", 0, "cap on provider calls per second of this process (0: none)")
+	b.integer(&c.RateBurst, "rate-burst", 1, "calls a limit lets through at once after a quiet spell (1: evenly spread)")
+	b.float(&c.RateHeadroom, "rate-headroom", ratelimit.DefaultHeadroom, "share of each limit left unused against network jitter")
+	b.float(&c.BulkRateShare, "bulk-rate-share", 1, "cap on the share of each limit bulk jobs take (1: all that signups leave)")
 	b.duration(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may finish on stop")
 	b.duration(&c.JobDeadline, "job-deadline", 24*time.Hour, "a job without an answer this long after enqueue ends with an error")
 	b.boolean(&c.StrictPriority, "strict-priority", false, "serve webhooks only when no signup job waits")
-	b.integer(&c.BulkConcurrency, "bulk-concurrency", 10, "bulk verifications processed at once, in a pool of their own")
+	b.integer(&c.BulkConcurrency, "bulk-concurrency", 0, "bulk verifications processed at once, in a pool of their own (0: enough to hold the quotas at --provider-latency)")
+	b.duration(&c.ProviderLatency, "provider-latency", 250*time.Millisecond, "provider latency the default --bulk-concurrency is sized for")
 	b.integer(&c.DailyBudget, "daily-budget", 0, "provider calls per day (CST); reached, the bulk queue pauses (0: no cap)")
 	b.boolean(&c.BudgetStopsSignup, "budget-stops-signup", false, "pause the signup queue too when the daily budget is reached")
 	b.integer(&c.MaxAttemptsPerOrder, "max-attempts-per-order", 12, "provider calls allowed for one order number")
@@ -173,7 +190,11 @@ func (c *Worker) Cache(rdb redis.UniversalClient) (*cache.Cache, error) {
 
 // RateLimitConfig returns the limiter configuration.
 func (c *Worker) RateLimitConfig() ratelimit.Config {
-	return ratelimit.Config{Rate: c.RateLimit, LocalRate: float64(c.LocalRateLimit)}
+	headroom := c.RateHeadroom
+	if headroom == 0 {
+		headroom = -1 // ratelimit reads 0 as its default
+	}
+	return ratelimit.Config{Rate: c.RateLimit, LocalRate: float64(c.LocalRateLimit), Burst: c.RateBurst, Headroom: headroom}
 }
 
 // Webhook is the webhook configuration.

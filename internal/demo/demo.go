@@ -229,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		Redis: cfg.Redis, Router: router, Quotas: workerQuotas, Store: results, Webhooks: hooks,
 		Concurrency: cfg.Concurrency, TaskCheckInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond,
 		RetryBase: 50 * time.Millisecond, RetryCap: time.Second, ThrottleDelay: 200 * time.Millisecond,
-		RateLimit:       ratelimit.Config{Rate: cfg.RateLimit, Burst: max(1, cfg.RateLimit/20)},
+		RateLimit:       ratelimit.Config{Rate: cfg.RateLimit},
 		WebhookSchedule: sched, DefaultWebhookURL: st.ReceiverURL, ShutdownTimeout: 5 * time.Second,
 		Logger: &cfg.Logger,
 	})
