@@ -59,7 +59,8 @@ type Faults struct {
 	// InternalError, 500 and 402.
 	APICodes []string
 	// QuotaRPS is how many requests per second the provider admits across
-	// all callers and actions, counted in wall-clock seconds of Config.Now;
+	// all callers and actions, in a strict sliding one-second window of
+	// Config.Now (no 1000 ms span admits more);
 	// the excess is refused as the provider refuses throttled calls (v2
 	// 4400, v3 RequestLimitExceeded, Alibaba Cloud Throttling.User). Zero
 	// means no quota. The per-action quotas are Config.Quotas.

@@ -82,16 +82,28 @@ func hashString(s string) uint64 {
 // admitted books a call that passed every quota into the peak rates; s.mu
 // must be held.
 func (s *Server) admitted(p provider, now time.Time) {
-	sec := now.Unix()
 	run := &s.prov[p]
-	if sec != run.peakSec {
-		run.peakSec, run.peakCount = sec, 0
+	run.stats.MaxPerSecond = max(run.stats.MaxPerSecond, run.peak.add(now))
+	s.meter.maxPerSecond = max(s.meter.maxPerSecond, s.peak.add(now))
+}
+
+// slidingPeak counts the calls of the last 1000 ms, for the most calls in
+// any sliding second: the times of those calls, oldest first.
+type slidingPeak struct {
+	times []time.Time
+}
+
+// add records a call at now and returns how many calls the 1000 ms ending
+// at now hold.
+func (p *slidingPeak) add(now time.Time) int64 {
+	drop := 0
+	for drop < len(p.times) && now.Sub(p.times[drop]) >= time.Second {
+		drop++
 	}
-	run.peakCount++
-	run.stats.MaxPerSecond = max(run.stats.MaxPerSecond, run.peakCount)
-	if sec != s.peakSec {
-		s.peakSec, s.peakCount = sec, 0
+	if drop > 0 {
+		// Shift down, keeping the backing array: a steady rate reuses it.
+		p.times = p.times[:copy(p.times, p.times[drop:])]
 	}
-	s.peakCount++
-	s.meter.maxPerSecond = max(s.meter.maxPerSecond, s.peakCount)
+	p.times = append(p.times, now)
+	return int64(len(p.times))
 }

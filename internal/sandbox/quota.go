@@ -161,15 +161,17 @@ func (w *slidingWindow) admit(now time.Time) bool {
 // s.mu must be held.
 func (s *Server) underQuotaRPS(p provider, now time.Time) bool {
 	run := &s.prov[p]
-	sec := now.Unix()
-	if sec != run.quotaSec {
-		run.quotaSec, run.quotaCount = sec, 0
+	q := s.faults[p].QuotaRPS
+	if q <= 0 {
+		return true
 	}
-	if q := s.faults[p].QuotaRPS; q > 0 && run.quotaCount >= q {
+	if run.quota == nil {
+		run.quota = newSlidingWindow(q)
+	}
+	if !run.quota.admit(now) {
 		run.stats.QuotaRefused++
 		return false
 	}
-	run.quotaCount++
 	return true
 }
 

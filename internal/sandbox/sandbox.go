@@ -173,9 +173,8 @@ type Server struct {
 	// quotas holds a sliding window per limited action, by provider.
 	quotas [numProviders]map[string]*slidingWindow
 	prov   [numProviders]providerRun
-	// peakSec and peakCount give the total MaxPerSecond.
-	peakSec   int64
-	peakCount int64
+	// peak gives the total MaxPerSecond.
+	peak slidingPeak
 	// orders is keyed by the FNV-64a hash of a v2 orderNo, or of a
 	// provider and an identity key for the protocols without one: 8 bytes
 	// a key instead of the string keeps a million orders to a few tens of
@@ -187,11 +186,9 @@ type Server struct {
 
 // providerRun is the mutable per-provider state, guarded by Server.mu.
 type providerRun struct {
-	quotaSec   int64 // the wall-clock second quotaCount counts (QuotaRPS)
-	quotaCount int
-	peakSec    int64 // the wall-clock second peakCount counts
-	peakCount  int64
-	stats      ProviderStats
+	quota *slidingWindow // Faults.QuotaRPS; nil: none
+	peak  slidingPeak    // MaxPerSecond
+	stats ProviderStats
 }
 
 // orderState is what the sandbox remembers of an orderNo.
@@ -307,10 +304,10 @@ func (s *Server) ResetStats() {
 	defer s.mu.Unlock()
 	s.orders = make(map[uint64]orderState)
 	s.meter = newMeter()
-	s.peakCount = 0
+	s.peak = slidingPeak{}
 	for p := range s.prov {
 		s.prov[p].stats = newProviderStats()
-		s.prov[p].peakCount = 0
+		s.prov[p].peak = slidingPeak{}
 	}
 }
 

@@ -37,7 +37,7 @@ type Stats struct {
 	// provider to another.
 	BilledByMoreThanOneProvider int64 `json:"billedByMoreThanOneProvider"`
 	// MaxPerSecond is the largest number of calls admitted (past the
-	// signature, replay and quota checks) within one wall-clock second,
+	// signature, replay and quota checks) within any sliding 1000 ms,
 	// all providers together.
 	MaxPerSecond int64 `json:"maxPerSecond"`
 	// Providers holds the counters of each provider, by name (tencent-v2,
@@ -73,7 +73,7 @@ type ProviderStats struct {
 	// OutageRefused counts calls refused by an outage.
 	OutageRefused int64 `json:"outageRefused"`
 	// MaxPerSecond is the largest number of calls the provider admitted
-	// within one wall-clock second.
+	// within any sliding 1000 ms.
 	MaxPerSecond int64 `json:"maxPerSecond"`
 	// IdentityReused counts billed calls for an identity (kind, name, ID
 	// number, phone, card) this provider had billed before.
