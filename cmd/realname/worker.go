@@ -103,6 +103,7 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 		var m *metrics.Metrics
 		if *metricsAddr != "" {
 			reg, m = workerRegistry(rdb)
+			rdb.AddHook(m.RedisHook())
 		}
 		w, err := worker.New(worker.Config{
 			Redis: rdb, Router: router, Quotas: quotas, Store: st, Webhooks: hooks, Cache: resultCache,

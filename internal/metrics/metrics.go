@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
@@ -49,6 +50,8 @@ type Metrics struct {
 	rateLimitWait     *prometheus.HistogramVec
 	webhookDeliveries *prometheus.CounterVec
 	cacheLookups      *prometheus.CounterVec
+	redisRoundTrips   *prometheus.CounterVec
+	redisCommands     prometheus.Counter
 	budgetLeft        prometheus.Gauge
 	budgetUsed        prometheus.Gauge
 }
@@ -85,6 +88,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: Namespace, Name: "cache_lookups_total",
 			Help: "Result cache lookups by result: hit or miss (an unavailable cache counts as a miss: the provider is called).",
 		}, []string{"result"}),
+		redisRoundTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "redis_round_trips_total",
+			Help: "Round trips to Redis by this process (asynq's included), by kind: command (one command) or pipeline (several, transactions too).",
+		}, []string{"kind"}),
+		redisCommands: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "redis_commands_total",
+			Help: "Commands sent to Redis by this process (asynq's included), pipelined ones one each; the commands a script runs inside Redis are not counted here (see Redis's INFO commandstats).",
+		}),
 		budgetLeft: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "budget_left",
 			Help: "Provider calls left in today's daily budget (CST); -1 when no budget is set.",
@@ -106,11 +117,13 @@ func New(reg prometheus.Registerer) *Metrics {
 	for _, o := range []WebhookOutcome{WebhookDelivered, WebhookFailed, WebhookGone, WebhookInvalid} {
 		m.webhookDeliveries.WithLabelValues(string(o))
 	}
+	m.redisRoundTrips.WithLabelValues("command")
+	m.redisRoundTrips.WithLabelValues("pipeline")
 	m.cacheLookups.WithLabelValues("hit")
 	m.cacheLookups.WithLabelValues("miss")
 	if reg != nil {
 		reg.MustRegister(m.verifications, m.providerDuration, m.providerErrors, m.rateLimitWait,
-			m.webhookDeliveries, m.cacheLookups, m.budgetLeft, m.budgetUsed)
+			m.webhookDeliveries, m.cacheLookups, m.redisRoundTrips, m.redisCommands, m.budgetLeft, m.budgetUsed)
 	}
 	return m
 }
@@ -139,6 +152,35 @@ func (m *Metrics) ProviderCall(providerName, action string, d time.Duration, ans
 	m.providerDuration.WithLabelValues(action, outcomeLabel(outcome), providerName).Observe(d.Seconds())
 	if err != nil {
 		m.providerErrors.WithLabelValues(action, ProviderErrorCode(err), providerName).Inc()
+	}
+}
+
+// RedisHook returns a go-redis hook that counts the round trips and
+// commands of the client it is added to, into redis_round_trips_total and
+// redis_commands_total. On a nil *Metrics it counts nothing.
+func (m *Metrics) RedisHook() redis.Hook { return redisHook{m} }
+
+type redisHook struct{ m *Metrics }
+
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.m != nil {
+			h.m.redisRoundTrips.WithLabelValues("command").Inc()
+			h.m.redisCommands.Inc()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.m != nil {
+			h.m.redisRoundTrips.WithLabelValues("pipeline").Inc()
+			h.m.redisCommands.Add(float64(len(cmds)))
+		}
+		return next(ctx, cmds)
 	}
 }
 

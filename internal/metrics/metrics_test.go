@@ -580,3 +580,35 @@ func httptestServer(t *testing.T, g prometheus.Gatherer) string {
 	})
 	return "http://" + ln.Addr().String()
 }
+
+// TestRedisHook: every round trip and command through the hook is
+// counted, a pipeline as one round trip of several commands. (The hook is
+// called directly: a real client also sends its connections' set-up
+// through it, whenever go-redis opens one.)
+func TestRedisHook(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	h := b.m.RedisHook()
+	single := h.ProcessHook(func(context.Context, redis.Cmder) error { return nil })
+	pipeline := h.ProcessPipelineHook(func(context.Context, []redis.Cmder) error { return nil })
+	for range 2 {
+		if err := single(ctx, redis.NewStatusCmd(ctx, "set", "k", "v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmds := []redis.Cmder{redis.NewStringCmd(ctx, "get", "k"), redis.NewIntCmd(ctx, "incr", "n"), redis.NewIntCmd(ctx, "incr", "n")}
+	if err := pipeline(ctx, cmds); err != nil {
+		t.Fatal(err)
+	}
+	b.compare(t, `
+		realname_redis_round_trips_total{kind="command"} 2
+		realname_redis_round_trips_total{kind="pipeline"} 1
+		realname_redis_commands_total 5
+	`, "realname_redis_round_trips_total", "realname_redis_commands_total")
+	// A nil *Metrics counts nothing and does not panic.
+	var m *metrics.Metrics
+	if err := m.RedisHook().ProcessHook(func(context.Context, redis.Cmder) error { return nil })(ctx, redis.NewCmd(ctx, "ping")); err != nil {
+		t.Fatal(err)
+	}
+}
