@@ -11,7 +11,7 @@ STATICCHECK ?= v0.8.2
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build the realname binary into bin/
@@ -39,8 +39,16 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	done
 
 BENCH_ROWS ?= 1000000
+BENCH_PLOT ?= bin/bench-calls.svg
 
+# The pipeline harness runs the bulk enqueue harness (internal/bench/enqueue)
+# first, as a subprocess, with its output as before, and puts its figures in
+# its own table: one run, one table, and the million rows enqueued once.
 .PHONY: bench
-bench: ## run the Go benchmarks, then the bulk enqueue harness (BENCH_ROWS rows, default 1,000,000)
+bench: ## run the Go benchmarks, then the bulk enqueue (BENCH_ROWS rows, default 1,000,000) and pipeline harnesses
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
-	$(GO) run ./internal/bench/enqueue -rows $(BENCH_ROWS)
+	$(GO) run ./internal/bench/pipeline -enqueue-rows $(BENCH_ROWS) -plot $(BENCH_PLOT)
+
+.PHONY: bench-short
+bench-short: ## the pipeline harness in its short mode, under two minutes (no Go benchmarks)
+	$(GO) run ./internal/bench/pipeline -short -plot $(BENCH_PLOT)

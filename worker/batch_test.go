@@ -240,6 +240,9 @@ func TestBudgetPausesBulk(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	// The signups' events (delivered inline, their tasks still active
+	// meanwhile) and the 10 bulk ones.
+	b.waitN(t, 20, 20*time.Second)
 	st, _ := batch.New(b.rdb).Get(context.Background(), "budget")
 	waiting, archived := queueCounts(t, in)
 	if st.Done != 10 || waiting != 20 || archived != 0 {

@@ -368,7 +368,9 @@ func AnnounceBatch(ctx context.Context, client *asynq.Client, batches *batch.Sto
 }
 
 // enqueueWebhook schedules the result's event. Its task ID is derived from
-// the job, so a second call finds the first task and sends nothing more.
+// the job, so a second call finds the first task and sends nothing more. A
+// signup's event is delivered at once as well (deliverInline): its task,
+// the durable record, waits until that first attempt has had its time.
 func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result) error {
 	url := v.CallbackURL
 	if url == "" {
@@ -385,8 +387,17 @@ func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	t, err := task.NewWebhookTask(task.Webhook{ID: task.WebhookID(res.JobID), URL: url, Body: body},
-		asynq.MaxRetry(w.cfg.WebhookSchedule.MaxRetry()), asynq.Retention(w.cfg.WebhookRetention))
+	queue, _ := asynq.GetQueueName(ctx)
+	inline := w.cfg.InlineWebhookTimeout > 0 && queue == task.QueueSignup
+	opts := []asynq.Option{asynq.MaxRetry(w.cfg.WebhookSchedule.MaxRetry()), asynq.Retention(w.cfg.WebhookRetention)}
+	if inline {
+		// Never before the inline attempt has ended: one delivery at a
+		// time per event.
+		opts = append(opts, asynq.ProcessIn(max(w.cfg.WebhookSchedule.Delay(0, nil, func() float64 { return 0 }),
+			w.cfg.InlineWebhookTimeout+inlineMargin)))
+	}
+	wh := task.Webhook{ID: task.WebhookID(res.JobID), URL: url, Body: body, Inline: inline}
+	t, err := task.NewWebhookTask(wh, opts...)
 	if err != nil {
 		return err
 	}
@@ -398,7 +409,38 @@ func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.
 	case err != nil:
 		return fmt.Errorf("enqueue webhook: %w", err)
 	}
+	if inline {
+		w.deliverInline(ctx, log, wh)
+	}
 	return nil
+}
+
+// inlineMargin is how much longer than the inline attempt its task waits:
+// time for the attempt's outcome to be recorded.
+const inlineMargin = 2 * time.Second
+
+// deliverInline makes the first delivery of an event whose task is
+// scheduled for later. When it succeeds, it records so (the task, should it
+// run, then sends nothing) and deletes the task. A failure, or a crash,
+// leaves the task to deliver on its schedule.
+func (w *Worker) deliverInline(ctx context.Context, log zerolog.Logger, wh task.Webhook) {
+	dctx, cancel := context.WithTimeout(ctx, w.cfg.InlineWebhookTimeout)
+	err := w.cfg.Webhooks.Deliver(dctx, wh.URL, wh.ID, wh.Body)
+	cancel()
+	w.cfg.Metrics.WebhookDelivery(metrics.WebhookOutcomeOf(err))
+	log = log.With().Str("webhook_id", wh.ID).Logger()
+	if err != nil {
+		log.Warn().Err(err).Msg("first webhook delivery failed; the webhooks queue retries it")
+		return
+	}
+	log.Info().Int("attempt", 1).Msg("webhook delivered")
+	if err := w.cfg.Redis.Set(ctx, task.WebhookDeliveredKey(wh.ID), 1, w.cfg.WebhookRetention).Err(); err != nil {
+		log.Warn().Err(err).Msg("could not record the delivery: its task may deliver the event again")
+		return
+	}
+	if err := w.inspector.DeleteTask(task.QueueWebhook, wh.ID); err != nil {
+		log.Debug().Err(err).Msg("could not delete the delivered event's task; it will find the delivery recorded")
+	}
 }
 
 // handleWebhook delivers one event. Failures retry on the webhooks queue's
@@ -415,6 +457,18 @@ func (w *Worker) handleWebhook(ctx context.Context, t *asynq.Task) error {
 		return &retryLater{delay: time.Minute, failure: false, reason: "webhooks are not configured on this worker"}
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
+	if wh.Inline && retried == 0 {
+		// The worker that stored the result tried first; if it succeeded,
+		// this task has nothing left to do.
+		n, err := w.cfg.Redis.Exists(ctx, task.WebhookDeliveredKey(wh.ID)).Result()
+		if err != nil {
+			return fmt.Errorf("look up the inline delivery: %w", err)
+		}
+		if n > 0 {
+			log.Debug().Msg("webhook delivered inline already")
+			return nil
+		}
+	}
 	err = w.cfg.Webhooks.Deliver(ctx, wh.URL, wh.ID, wh.Body)
 	w.cfg.Metrics.WebhookDelivery(metrics.WebhookOutcomeOf(err))
 	if err == nil {

@@ -73,11 +73,12 @@ type Config struct {
 	// forward. Defaults to 1s: asynq's 5s would delay every retry by up to
 	// 5s.
 	TaskCheckInterval time.Duration
-	// PollInterval is how long an idle worker goroutine sleeps (on average)
-	// before it looks at the queues again: the added latency of a signup
-	// job arriving at an idle worker. Defaults to 200ms (asynq's 1s would
-	// keep a person waiting up to a second longer); each idle goroutine
-	// then asks Redis about 5 times a second.
+	// PollInterval is how long the signup pool sleeps (on average) after
+	// finding its queues empty before it looks again: the added latency of
+	// a signup arriving at an idle worker. Defaults to 50ms (asynq's 1s
+	// would keep a person waiting up to a second longer); an idle worker
+	// process then asks Redis about 20 times a second. The bulk pool,
+	// where nobody waits, looks at most every 200ms.
 	PollInterval time.Duration
 
 	// JobDeadline bounds a job's life from enqueue: past it, a job that has
@@ -133,6 +134,14 @@ type Config struct {
 	// WebhookSchedule is the delivery retry schedule. Defaults to
 	// webhook.DefaultSchedule (about 27 hours).
 	WebhookSchedule webhook.Schedule
+	// InlineWebhookTimeout bounds the first delivery of a signup's event,
+	// made by the worker that stored its result, at once: a person waiting
+	// on a signup does not wait for the webhooks queue. The event's task is
+	// enqueued first, scheduled after this timeout (or the schedule's first
+	// delay, if later), and deleted when the inline delivery succeeds;
+	// otherwise it delivers on its schedule. Defaults to 2s; set a negative
+	// value to send every event through the queue.
+	InlineWebhookTimeout time.Duration
 	// WebhookRetention is how long a delivered webhook task is kept; while
 	// it is, a re-run of its job cannot send a second event. Defaults to 7
 	// days.
@@ -183,7 +192,7 @@ func New(cfg Config) (*Worker, error) {
 	cfg.MaxAttemptsPerOrder = cmp.Or(cfg.MaxAttemptsPerOrder, 12)
 	cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, 30*time.Second)
 	cfg.TaskCheckInterval = cmp.Or(cfg.TaskCheckInterval, time.Second)
-	cfg.PollInterval = cmp.Or(cfg.PollInterval, 200*time.Millisecond)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, 50*time.Millisecond)
 	cfg.JobDeadline = cmp.Or(cfg.JobDeadline, 24*time.Hour)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, time.Second)
 	cfg.RetryCap = cmp.Or(cfg.RetryCap, 5*time.Minute)
@@ -195,6 +204,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.WebhookSchedule = webhook.DefaultSchedule
 	}
 	cfg.WebhookRetention = cmp.Or(cfg.WebhookRetention, 7*24*time.Hour)
+	cfg.InlineWebhookTimeout = cmp.Or(cfg.InlineWebhookTimeout, 2*time.Second)
 	log := zerolog.Nop()
 	if cfg.Logger != nil {
 		log = *cfg.Logger
@@ -223,14 +233,14 @@ func New(cfg Config) (*Worker, error) {
 	if err := w.buildLimits(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	server := func(concurrency int, queues map[string]int) *asynq.Server {
+	server := func(concurrency int, queues map[string]int, poll time.Duration) *asynq.Server {
 		return asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
 			Concurrency:              concurrency,
 			Queues:                   queues,
 			StrictPriority:           cfg.StrictPriority,
 			ShutdownTimeout:          cfg.ShutdownTimeout,
 			DelayedTaskCheckInterval: cfg.TaskCheckInterval,
-			TaskCheckInterval:        cfg.PollInterval,
+			TaskCheckInterval:        poll,
 			RetryDelayFunc:           w.retryDelay,
 			IsFailure:                isFailure,
 			Logger:                   asynqLogger{log.With().Str("component", "asynq").Logger()},
@@ -241,9 +251,9 @@ func New(cfg Config) (*Worker, error) {
 		cfg.BulkConcurrency = w.bulkConcurrencyFor(cfg.ProviderLatency)
 		w.cfg.BulkConcurrency = cfg.BulkConcurrency
 	}
-	w.srv = server(cfg.Concurrency, map[string]int{task.QueueSignup: 2, task.QueueWebhook: 1})
+	w.srv = server(cfg.Concurrency, map[string]int{task.QueueSignup: 2, task.QueueWebhook: 1}, cfg.PollInterval)
 	if cfg.BulkConcurrency > 0 {
-		w.bulkSrv = server(cfg.BulkConcurrency, map[string]int{task.QueueBulk: 1})
+		w.bulkSrv = server(cfg.BulkConcurrency, map[string]int{task.QueueBulk: 1}, max(cfg.PollInterval, 200*time.Millisecond))
 	}
 	return w, nil
 }

@@ -115,8 +115,9 @@ func (b *bundle) config(t *testing.T, mod func(*worker.Config)) worker.Config {
 		RetryBase: 20 * time.Millisecond, RetryCap: 200 * time.Millisecond, ThrottleDelay: 100 * time.Millisecond,
 		PausedRetryDelay:  100 * time.Millisecond,
 		RateLimit:         ratelimit.Config{Rate: 2000, Burst: 100},
-		DefaultWebhookURL: b.stack.ReceiverURL, WebhookSchedule: sched, ShutdownTimeout: 5 * time.Second,
-		Logger: &b.log,
+		DefaultWebhookURL: b.stack.ReceiverURL, WebhookSchedule: sched, InlineWebhookTimeout: 300 * time.Millisecond,
+		ShutdownTimeout: 5 * time.Second,
+		Logger:          &b.log,
 	}
 	if mod != nil {
 		mod(&cfg)

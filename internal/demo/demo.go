@@ -230,8 +230,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		Concurrency: cfg.Concurrency, TaskCheckInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond,
 		RetryBase: 50 * time.Millisecond, RetryCap: time.Second, ThrottleDelay: 200 * time.Millisecond,
 		RateLimit:       ratelimit.Config{Rate: cfg.RateLimit},
-		WebhookSchedule: sched, DefaultWebhookURL: st.ReceiverURL, ShutdownTimeout: 5 * time.Second,
-		Logger: &cfg.Logger,
+		WebhookSchedule: sched, DefaultWebhookURL: st.ReceiverURL, InlineWebhookTimeout: 500 * time.Millisecond,
+		ShutdownTimeout: 5 * time.Second,
+		Logger:          &cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -302,7 +303,18 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if outage != nil {
 		go func() {
 			switchOff(ctx, out, st, outage, int(float64(cfg.N)*cfg.OutageAfter), cfg.OutageFor, start)
-			outageDone <- enqueue(first, cfg.N)
+			// The rest over a second and a half: the primary's circuit
+			// lets one trial call through every half second, and a trial
+			// that meets an injected fault must find later jobs to try.
+			const steps = 6
+			for i := range steps {
+				if err := enqueue(first+(cfg.N-first)*i/steps, first+(cfg.N-first)*(i+1)/steps); err != nil {
+					outageDone <- err
+					return
+				}
+				time.Sleep(circuitOpenFor / 2)
+			}
+			outageDone <- nil
 		}()
 	} else {
 		outageDone <- nil
@@ -496,6 +508,9 @@ func (l *circuitLog) closedAfter(p string, t time.Time) time.Duration {
 	return l.firstAfter(p, "closed", t)
 }
 
+// circuitOpenFor is how long the demo's circuits stay open before a trial.
+const circuitOpenFor = 500 * time.Millisecond
+
 // newRouter routes every kind to primary, failing over to fallback (if
 // any), with a circuit that opens after 5 transient failures in a row and
 // tries the primary again after half a second.
@@ -515,7 +530,7 @@ func newRouter(st *Stack, primary, fallback string) (*provider.Router, *circuitL
 		routes[k] = provider.Route{Primary: p, Secondary: f}
 	}
 	log := &circuitLog{}
-	r, err := provider.NewRouter(provider.RouterConfig{Routes: routes, OpenFor: 500 * time.Millisecond, OnStateChange: log.record})
+	r, err := provider.NewRouter(provider.RouterConfig{Routes: routes, OpenFor: circuitOpenFor, OnStateChange: log.record})
 	return r, log, err
 }
 

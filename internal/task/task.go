@@ -244,7 +244,15 @@ type Webhook struct {
 	URL string `json:"url"`
 	// Body is the JSON event.
 	Body json.RawMessage `json:"body"`
+	// Inline is true when the worker that enqueued the task also made the
+	// first delivery itself; the task then delivers only if that one
+	// failed (see worker's InlineWebhookTimeout).
+	Inline bool `json:"inline,omitempty"`
 }
+
+// WebhookDeliveredKey is the Redis key that says an inline delivery of the
+// webhook id succeeded.
+func WebhookDeliveredKey(id string) string { return "realname:webhook:delivered:" + id }
 
 // NewWebhookTask returns the task that delivers w, with w.ID as task ID.
 func NewWebhookTask(w Webhook, opts ...asynq.Option) (*asynq.Task, error) {
