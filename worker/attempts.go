@@ -60,6 +60,20 @@ func (w *Worker) countCall(ctx context.Context, jobID, providerName string) jobC
 	return parseAttempts(all.Val())
 }
 
+// uncountCall takes back a call counted by countCall that was not made;
+// best effort.
+func (w *Worker) uncountCall(ctx context.Context, jobID, providerName string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	key := w.attemptsKey(jobID)
+	pipe := w.cfg.Redis.TxPipeline()
+	pipe.HIncrBy(ctx, key, "calls", -1)
+	pipe.HIncrBy(ctx, key, billedPrefix+providerName, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		w.log.Warn().Err(err).Msg("could not take back a call that was not made")
+	}
+}
+
 // settleCall records what the answer said about billing: a call that
 // cannot have been billed no longer binds the job to its provider; one sent
 // without an answer counts as possibly billed.

@@ -148,23 +148,6 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		log.Info().Str("primary", w.router.Route(v.Kind).Primary.Name()).Msg("primary provider unavailable: failing over")
 	}
 
-	// 3. Wait for a token of the provider action's limit. A stop while
-	// waiting hands the job back; it is not a failure.
-	waitCtx, cancel := w.untilStopping(ctx)
-	queue, _ := asynq.GetQueueName(ctx)
-	waited, err := w.limits[limitKey(p, v.Kind)].wait(waitCtx, queue == task.QueueBulk)
-	cancel()
-	if err != nil {
-		if ctx.Err() == nil {
-			return &retryLater{delay: 0, failure: false, reason: "worker stopping: handed back before the provider call"}
-		}
-		return fmt.Errorf("wait for a rate-limit token: %w", err)
-	}
-	w.cfg.Metrics.RateLimitWait(queue, waited)
-	if waited > time.Second {
-		log.Debug().Dur("waited", waited).Msg("rate limited")
-	}
-
 	// One run of a job calls a provider at a time: asynq can hand a task
 	// whose lease lapsed to a second worker while the first still runs.
 	release, ok, err := w.lockJob(ctx, jobID)
@@ -190,15 +173,35 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	}
 
 	// The daily budget: over it, the job's queue pauses until tomorrow.
+	queue, _ := asynq.GetQueueName(ctx)
 	if over, err := w.spendBudget(ctx, queue, log); err != nil {
 		return err
 	} else if over {
 		return &retryLater{delay: w.cfg.PausedRetryDelay, failure: false, reason: "daily budget of provider calls reached: queue paused"}
 	}
 
-	// 4. Call. The call is counted first, so a crash after sending still
-	// shows in the job's attempts and keeps it on this provider.
+	// 3. Count the call, so that a crash after sending still shows in the
+	// job's attempts and keeps it on this provider; then wait for its slot
+	// of the provider action's limit, the last thing before the call, so
+	// that calls leave as evenly spaced as their slots. A stop while
+	// waiting hands the job back, uncounted; it is not a failure.
 	attempt := w.countCall(ctx, jobID, p.Name()).calls
+	waitCtx, cancel := w.untilStopping(ctx)
+	waited, err := w.limits[limitKey(p, v.Kind)].wait(waitCtx, queue == task.QueueBulk)
+	cancel()
+	if err != nil {
+		w.uncountCall(ctx, jobID, p.Name())
+		if ctx.Err() == nil {
+			return &retryLater{delay: 0, failure: false, reason: "worker stopping: handed back before the provider call"}
+		}
+		return fmt.Errorf("wait for a rate-limit slot: %w", err)
+	}
+	w.cfg.Metrics.RateLimitWait(queue, waited)
+	if waited > time.Second {
+		log.Debug().Dur("waited", waited).Msg("rate limited")
+	}
+
+	// 4. Call.
 	req := v.Request()
 	start := time.Now()
 	answer, err := p.Verify(ctx, req)
