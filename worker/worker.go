@@ -75,9 +75,9 @@ type Config struct {
 	TaskCheckInterval time.Duration
 	// PollInterval is how long the signup pool sleeps (on average) after
 	// finding its queues empty before it looks again: the added latency of
-	// a signup arriving at an idle worker. Defaults to 50ms (asynq's 1s
+	// a signup arriving at an idle worker. Defaults to 20ms (asynq's 1s
 	// would keep a person waiting up to a second longer); an idle worker
-	// process then asks Redis about 20 times a second. The bulk pool,
+	// process then asks Redis about 50 times a second. The bulk pool,
 	// where nobody waits, looks at most every 200ms.
 	PollInterval time.Duration
 
@@ -192,7 +192,7 @@ func New(cfg Config) (*Worker, error) {
 	cfg.MaxAttemptsPerOrder = cmp.Or(cfg.MaxAttemptsPerOrder, 12)
 	cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, 30*time.Second)
 	cfg.TaskCheckInterval = cmp.Or(cfg.TaskCheckInterval, time.Second)
-	cfg.PollInterval = cmp.Or(cfg.PollInterval, 50*time.Millisecond)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, 20*time.Millisecond)
 	cfg.JobDeadline = cmp.Or(cfg.JobDeadline, 24*time.Hour)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, time.Second)
 	cfg.RetryCap = cmp.Or(cfg.RetryCap, 5*time.Minute)

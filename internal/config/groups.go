@@ -124,7 +124,7 @@ type Worker struct {
 	RateBurst int
 	// RateHeadroom is the share of each limit left unused against network
 	// jitter, so that a provider's strict sliding window refuses nothing.
-	// Defaults to 0.01.
+	// Defaults to 0.015.
 	RateHeadroom float64
 	// BulkRateShare caps the share of each limit bulk jobs may take.
 	// Defaults to 1: all that signups leave.

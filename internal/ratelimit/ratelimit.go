@@ -37,10 +37,10 @@ import (
 const DefaultKey = "realname:provider:tencent-v2"
 
 // DefaultHeadroom is the share of Rate the shared limit leaves unused by
-// default: at 200/s, slots come every 5.05 ms instead of 5 ms, so that a
-// call delayed by a few milliseconds on its way cannot make 201 in the
-// provider's sliding second.
-const DefaultHeadroom = 0.01
+// default: at 200/s, slots come every 5.08 ms instead of 5 ms, so that a
+// call delayed by up to 15 ms on its way (1.5% of a second, whatever the
+// rate) cannot make 201 in the provider's sliding second.
+const DefaultHeadroom = 0.015
 
 // Config configures a Limiter.
 type Config struct {
@@ -53,7 +53,7 @@ type Config struct {
 	Burst int
 	// Headroom is the share of Rate left unused, against jitter between
 	// the slot and the call's arrival at the provider. Defaults to
-	// DefaultHeadroom (1%); set a negative value for none.
+	// DefaultHeadroom (1.5%); set a negative value for none.
 	Headroom float64
 	// LocalRate caps the calls per second of this process alone. Defaults
 	// to 0: no local cap (the shared limit holds across processes).
