@@ -1,16 +1,19 @@
 package worker
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
-
-	"context"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/realname-io/realname/internal/provider"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/realname-io/realname/internal/batch"
+	"github.com/realname-io/realname/internal/provider"
 )
 
 // Attempt counters: one Redis hash per job, counting provider calls, the
@@ -74,24 +77,24 @@ func (w *Worker) uncountCall(ctx context.Context, jobID, providerName string) {
 	}
 }
 
-// settleCall records what the answer said about billing: a call that
-// cannot have been billed no longer binds the job to its provider; one sent
-// without an answer counts as possibly billed.
-func (w *Worker) settleCall(ctx context.Context, jobID, providerName string, billing provider.Billing, answered bool) jobCalls {
-	key := w.attemptsKey(jobID)
-	pipe := w.cfg.Redis.TxPipeline()
+// settle records, in l's release, what the answer of a call counted by
+// countCall said about billing: a call that cannot have been billed no
+// longer binds the job to its provider; one sent without an answer counts
+// as possibly billed. It returns the job's counts as they then stand. The
+// write waits for the release, which is the run's last round trip: until
+// then the job stays bound to the provider, which is the safe side.
+func (l *jobLock) settle(counted jobCalls, providerName string, billing provider.Billing, answered bool) jobCalls {
+	key := l.w.attemptsKey(l.jobID)
 	switch {
 	case billing == provider.NotBilled:
-		pipe.HIncrBy(ctx, key, billedPrefix+providerName, -1)
+		l.settleCmds = func(ctx context.Context, pipe redis.Pipeliner) {
+			pipe.HIncrBy(ctx, key, billedPrefix+providerName, -1)
+		}
 	case !answered:
-		pipe.HIncrBy(ctx, key, "unknown", 1)
+		counted.possiblyBilled++
+		l.settleCmds = func(ctx context.Context, pipe redis.Pipeliner) { pipe.HIncrBy(ctx, key, "unknown", 1) }
 	}
-	all := pipe.HGetAll(ctx, key)
-	if _, err := pipe.Exec(ctx); err != nil {
-		w.log.Warn().Err(err).Msg("could not record the call's billing")
-		return jobCalls{calls: 1, billedBy: []string{providerName}}
-	}
-	return parseAttempts(all.Val())
+	return counted
 }
 
 // attempts returns the job's counts without changing them.
@@ -113,22 +116,60 @@ var unlockScript = redis.NewScript(`
 if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
 return 0`)
 
-// lockJob takes the job's provider-call lock for InflightTTL and returns
-// its release; ok is false when another run holds it.
-func (w *Worker) lockJob(ctx context.Context, jobID string) (release func(), ok bool, err error) {
-	key := "realname:inflight:" + jobID
-	token := strconv.FormatUint(rand.Uint64(), 36)
-	ok, err = w.cfg.Redis.SetNX(ctx, key, token, w.cfg.InflightTTL).Result()
-	if err != nil || !ok {
-		return nil, false, err
+// jobLock is a run's hold on a job's provider calls.
+type jobLock struct {
+	w          *Worker
+	jobID, key string
+	token      string
+	settleCmds func(context.Context, redis.Pipeliner)
+	released   bool
+}
+
+// lockJob takes the job's provider-call lock for InflightTTL and reads the
+// job's calls and, for a job of a batch, the batch's state, in one round
+// trip; ok is false when another run holds the lock.
+func (w *Worker) lockJob(ctx context.Context, jobID, batchName string) (l *jobLock, calls jobCalls, batchState string, ok bool, err error) {
+	l = &jobLock{w: w, jobID: jobID, key: "realname:inflight:" + jobID, token: strconv.FormatUint(rand.Uint64(), 36)}
+	pipe := w.cfg.Redis.Pipeline()
+	set := pipe.SetNX(ctx, l.key, l.token, w.cfg.InflightTTL)
+	all := pipe.HGetAll(ctx, w.attemptsKey(jobID))
+	var state *redis.StringCmd
+	if batchName != "" {
+		state = w.batches.QueueState(ctx, pipe, batchName)
 	}
-	return func() {
-		// The result is stored by now; the lock must go even if the task's
-		// context has ended.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = unlockScript.Run(ctx, w.cfg.Redis, []string{key}, token).Err()
-	}, true, nil
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, jobCalls{}, "", false, err
+	}
+	if !set.Val() {
+		return nil, jobCalls{}, "", false, nil
+	}
+	if state != nil {
+		if batchState, err = batch.StateOf(state); err != nil {
+			l.release(ctx)
+			return nil, jobCalls{}, "", false, fmt.Errorf("batch state: %w", err)
+		}
+	}
+	return l, parseAttempts(all.Val()), batchState, true, nil
+}
+
+// release records how the run's call settled, if it made one, and deletes
+// the lock if the run still holds it, in one round trip. The result is
+// stored by now: the lock must go even if the task's context has ended.
+func (l *jobLock) release(ctx context.Context) {
+	if l.released {
+		return
+	}
+	l.released = true
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	pipe := l.w.cfg.Redis.Pipeline()
+	if l.settleCmds != nil {
+		l.settleCmds(ctx, pipe)
+	}
+	unlockScript.Eval(ctx, pipe, []string{l.key}, l.token)
+	if _, err := pipe.Exec(ctx); err != nil {
+		l.w.log.Warn().Err(err).Str("job_id", l.jobID).Msg("could not release the job lock (it expires by itself)")
+	}
 }
 
 func isAlreadyPaused(err error) bool {

@@ -78,30 +78,6 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	}
 	log = log.With().Str("order_no", string(v.OrderNo)).Str("kind", string(v.Kind)).Logger()
 
-	// 1. A result stored already (a re-run after a crash, or a duplicate)
-	// costs nothing: make sure its webhook exists and stop.
-	if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
-		log.Debug().Msg("result already stored")
-		return w.announce(ctx, log, v, res)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("look up result: %w", err)
-	}
-
-	// A job of a cancelled batch that has not reached the provider ends
-	// here, without a call.
-	if v.Batch != "" {
-		state, err := w.batches.State(ctx, v.Batch)
-		if err != nil {
-			return fmt.Errorf("batch state: %w", err)
-		}
-		if state == batch.StateCancelled {
-			res := w.newResult(v, jobID, jobCalls{})
-			res.Class = batch.ClassCancelled
-			res.Error = "batch cancelled before the provider was called"
-			return w.finish(ctx, log, v, res)
-		}
-	}
-
 	// The same kind and identity answered within the cache period is
 	// answered again without a call (and without a rate-limit token).
 	if w.cfg.Cache != nil {
@@ -118,16 +94,33 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	}
 
 	if w.pastDeadline(v) {
-		return w.finishError(ctx, log, v, jobID, "job deadline passed without a definitive answer")
+		return w.finishError(ctx, log, v, jobID, nil, "job deadline passed without a definitive answer")
+	}
+
+	// 1. One run of a job calls a provider at a time: asynq can hand a
+	// task whose lease lapsed to a second worker while the first still
+	// runs. The lock comes with the job's calls so far and its batch's
+	// state.
+	lk, calls, batchState, ok, err := w.lockJob(ctx, jobID, v.Batch)
+	if err != nil {
+		return fmt.Errorf("lock job: %w", err)
+	}
+	if !ok {
+		return &retryLater{delay: time.Second, failure: false, reason: "another run of this job is calling the provider"}
+	}
+	defer lk.release(ctx)
+	// A job of a cancelled batch that has not reached the provider ends
+	// here, without a call.
+	if batchState == batch.StateCancelled {
+		res := w.newResult(v, jobID, jobCalls{})
+		res.Class = batch.ClassCancelled
+		res.Error = "batch cancelled before the provider was called"
+		return w.finish(ctx, log, v, res)
 	}
 	// A cap on calls per order number: a caller re-submitting an order
 	// cannot run up a bill, whatever happens to its retries.
-	calls, err := w.attempts(ctx, jobID)
-	if err != nil {
-		return fmt.Errorf("read the job's calls: %w", err)
-	}
 	if calls.calls >= w.cfg.MaxAttemptsPerOrder {
-		return w.finishError(ctx, log, v, jobID, fmt.Sprintf("attempt cap reached: %d provider calls for this order number", calls.calls))
+		return w.finishError(ctx, log, v, jobID, &calls, fmt.Sprintf("attempt cap reached: %d provider calls for this order number", calls.calls))
 	}
 
 	// 2. Choose the provider: the kind's primary, its secondary while the
@@ -136,7 +129,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	call, err := w.router.Pick(v.Kind, calls.billedBy)
 	switch {
 	case errors.Is(err, provider.ErrNotConfigured):
-		return w.finishError(ctx, log, v, jobID, err.Error())
+		return w.finishError(ctx, log, v, jobID, &calls, err.Error())
 	case err != nil:
 		log.Debug().Err(err).Msg("no provider can take the job now")
 		return &retryLater{delay: w.cfg.CircuitRetryDelay, failure: false, reason: err.Error()}
@@ -148,28 +141,13 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		log.Info().Str("primary", w.router.Route(v.Kind).Primary.Name()).Msg("primary provider unavailable: failing over")
 	}
 
-	// One run of a job calls a provider at a time: asynq can hand a task
-	// whose lease lapsed to a second worker while the first still runs.
-	release, ok, err := w.lockJob(ctx, jobID)
-	if err != nil {
-		return fmt.Errorf("lock job: %w", err)
-	}
-	if !ok {
-		return &retryLater{delay: time.Second, failure: false, reason: "another run of this job is calling the provider"}
-	}
-	defer release()
+	// 3. A result stored already (a re-run after a crash, or a duplicate)
+	// costs nothing: make sure its webhook exists and stop.
 	if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
+		log.Debug().Msg("result already stored")
 		return w.announce(ctx, log, v, res)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("look up result: %w", err)
-	}
-	// Another run may have called a provider since the choice above: the
-	// job goes only where it may have been billed already.
-	if calls, err = w.attempts(ctx, jobID); err != nil {
-		return fmt.Errorf("read the job's calls: %w", err)
-	}
-	if len(calls.billedBy) > 0 && calls.billedBy[0] != p.Name() {
-		return &retryLater{delay: 0, failure: false, reason: "the job may have been billed by " + calls.billedBy[0] + " meanwhile"}
 	}
 
 	// The daily budget: over it, the job's queue pauses until tomorrow.
@@ -180,12 +158,13 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		return &retryLater{delay: w.cfg.PausedRetryDelay, failure: false, reason: "daily budget of provider calls reached: queue paused"}
 	}
 
-	// 3. Count the call, so that a crash after sending still shows in the
+	// 4. Count the call, so that a crash after sending still shows in the
 	// job's attempts and keeps it on this provider; then wait for its slot
 	// of the provider action's limit, the last thing before the call, so
 	// that calls leave as evenly spaced as their slots. A stop while
 	// waiting hands the job back, uncounted; it is not a failure.
-	attempt := w.countCall(ctx, jobID, p.Name()).calls
+	counted := w.countCall(ctx, jobID, p.Name())
+	attempt := counted.calls
 	waitCtx, cancel := w.untilStopping(ctx)
 	waited, err := w.limits[limitKey(p, v.Kind)].wait(waitCtx, queue == task.QueueBulk)
 	cancel()
@@ -201,7 +180,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		log.Debug().Dur("waited", waited).Msg("rate limited")
 	}
 
-	// 4. Call.
+	// 5. Call.
 	req := v.Request()
 	start := time.Now()
 	answer, err := p.Verify(ctx, req)
@@ -211,10 +190,10 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	if err == nil {
 		billing = answer.Billing
 	}
-	calls = w.settleCall(ctx, jobID, p.Name(), billing, err == nil || billing != provider.PossiblyBilled)
+	calls = lk.settle(counted, p.Name(), billing, err == nil || billing != provider.PossiblyBilled)
 	w.cfg.Metrics.ProviderCall(p.Name(), p.Action(v.Kind), latency, answer, err)
 
-	// 5. Classify.
+	// 6. Classify.
 	if err == nil {
 		log.Info().Str("class", string(answer.Class)).Str("code", answer.Code).Str("billing", answer.Billing.String()).
 			Int("attempt", attempt).Dur("latency", latency).Msg("verified")
@@ -265,7 +244,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	if retried >= maxRetry || w.pastDeadline(v) {
 		ev.Msg("giving up")
-		return w.finishError(ctx, log, v, jobID, fmt.Sprintf("no definitive answer after %d attempts: last failure %s", attempt, class))
+		return w.finishError(ctx, log, v, jobID, &calls, fmt.Sprintf("no definitive answer after %d attempts: last failure %s", attempt, class))
 	}
 	ev.Int("retried", retried).Msg("will retry")
 	if class == provider.ClassReplay {
@@ -275,9 +254,13 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 }
 
 // finishError stores a final error result for a job.
-func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Verification, jobID, reason string) error {
-	calls, _ := w.attempts(ctx, jobID)
-	res := w.newResult(v, jobID, calls)
+// calls are the job's calls, read from Redis when nil.
+func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Verification, jobID string, calls *jobCalls, reason string) error {
+	if calls == nil {
+		c, _ := w.attempts(ctx, jobID)
+		calls = &c
+	}
+	res := w.newResult(v, jobID, *calls)
 	if len(calls.billedBy) > 0 {
 		// The provider that may have billed the job's calls.
 		res.Provider = calls.billedBy[0]

@@ -309,7 +309,19 @@ func (s *Store) Cancel(ctx context.Context, name string) (completed bool, err er
 
 // State returns a batch's state, or "" when it does not exist.
 func (s *Store) State(ctx context.Context, name string) (string, error) {
-	st, err := s.rdb.HGet(ctx, s.key(name), "state").Result()
+	return StateOf(s.rdb.HGet(ctx, s.key(name), "state"))
+}
+
+// QueueState queues on pipe the read of a batch's state, for a caller that
+// reads it in a round trip with other things; StateOf reads the answer.
+func (s *Store) QueueState(ctx context.Context, pipe redis.Pipeliner, name string) *redis.StringCmd {
+	return pipe.HGet(ctx, s.key(name), "state")
+}
+
+// StateOf returns the state a command of QueueState read: "" for a batch
+// that does not exist.
+func StateOf(cmd *redis.StringCmd) (string, error) {
+	st, err := cmd.Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
