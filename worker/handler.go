@@ -415,7 +415,17 @@ func (w *Worker) deliverInline(ctx context.Context, log zerolog.Logger, wh task.
 	cancel()
 	w.cfg.Metrics.WebhookDelivery(metrics.WebhookOutcomeOf(err))
 	log = log.With().Str("webhook_id", wh.ID).Logger()
-	if err != nil {
+	var de *webhook.DeliveryError
+	switch {
+	case errors.As(err, &de) && de.Permanent():
+		// The receiver asked us to stop (410 Gone): archived now, as the
+		// task would be, and replayable.
+		if aerr := w.inspector.ArchiveTask(task.QueueWebhook, wh.ID); aerr != nil {
+			log.Warn().Err(aerr).Msg("could not archive the refused event's task; it will be refused again")
+		}
+		log.Warn().Err(err).Int("attempt", 1).Msg("webhook refused for good; archived, replayable")
+		return
+	case err != nil:
 		log.Warn().Err(err).Msg("first webhook delivery failed; the webhooks queue retries it")
 		return
 	}

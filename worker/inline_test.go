@@ -104,3 +104,29 @@ func TestInlineDeliveryRecordedSkipsTask(t *testing.T) {
 		t.Fatalf("receiver %+v: the recorded delivery was sent again", s)
 	}
 }
+
+// TestSignupWebhookInlineGone: a receiver answering 410 Gone to the inline
+// delivery is asked once: the event's task is archived at once, replayable.
+func TestSignupWebhookInlineGone(t *testing.T) {
+	t.Parallel()
+	const n = 3
+	b := setup(t, setupOpts{n: n, receiver: webhook.ReceiverConfig{Status: func(string, int) int { return 410 }}})
+	b.startWorker(t, b.config(t, nil))
+	b.enqueueAll(t, producer.Signup)
+	in := asynq.NewInspectorFromRedisClient(b.rdb)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := in.GetQueueInfo(task.QueueWebhook)
+		if err == nil && info.Archived == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhooks not archived after 410: %+v, %v", info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a scheduled task that was not archived would run now
+	if s := b.stack.Receiver.Stats(); s.Failed != n {
+		t.Fatalf("receiver %+v: want each event refused once", s)
+	}
+}
