@@ -110,7 +110,7 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 			Concurrency: wc.Concurrency, BulkConcurrency: wc.BulkConcurrency, ProviderLatency: wc.ProviderLatency, StrictPriority: wc.StrictPriority,
 			DailyBudget: wc.DailyBudget, BudgetStopsSignup: wc.BudgetStopsSignup, MaxAttemptsPerOrder: wc.MaxAttemptsPerOrder,
 			ShutdownTimeout: wc.ShutdownTimeout, JobDeadline: wc.JobDeadline,
-			RateLimit: wc.RateLimitConfig(), BulkRateShare: wc.BulkRateShare, DefaultWebhookURL: hc.DefaultURL, WebhookSchedule: sched,
+			RateLimit: wc.RateLimitConfig(), BulkRateShare: wc.BulkRateShare, DefaultWebhookURL: hc.DefaultURL, WebhookSchedule: sched, InlineWebhookTimeout: hc.InlineTimeout,
 			Logger: &g.log, Metrics: m,
 		})
 		if err != nil {
