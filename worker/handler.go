@@ -63,7 +63,9 @@ type EventData struct {
 }
 
 // handleVerify runs one verification job. It follows the data path of
-// DESIGN.md: answered already? → tokens → call → classify → store → webhook.
+// DESIGN.md: lock the job (reading its calls so far) → choose the provider →
+// answered already? → count the call → wait for its slot → call → classify
+// → store → webhook.
 func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	jobID, _ := asynq.GetTaskID(ctx)
 	log := w.log.With().Str("job_id", jobID).Str("task", t.Type()).Logger()
