@@ -47,9 +47,10 @@ func parseAttempts(m map[string]string) jobCalls {
 
 // countCall records, before it is made, a call of the job to the named
 // provider: until the answer says otherwise, the provider may bill it, so
-// a crash during the call leaves the job bound to that provider. Counting
-// is best effort: a Redis error must not stop a verification.
-func (w *Worker) countCall(ctx context.Context, jobID, providerName string) jobCalls {
+// a crash during the call leaves the job bound to that provider. A call
+// that could not be recorded is not made: nothing would stop a later run
+// from paying a second provider for it.
+func (w *Worker) countCall(ctx context.Context, jobID, providerName string) (jobCalls, error) {
 	key := w.attemptsKey(jobID)
 	pipe := w.cfg.Redis.TxPipeline()
 	pipe.HIncrBy(ctx, key, "calls", 1)
@@ -57,10 +58,9 @@ func (w *Worker) countCall(ctx context.Context, jobID, providerName string) jobC
 	pipe.Expire(ctx, key, attemptsRetention)
 	all := pipe.HGetAll(ctx, key)
 	if _, err := pipe.Exec(ctx); err != nil {
-		w.log.Warn().Err(err).Msg("could not count attempt")
-		return jobCalls{calls: 1, billedBy: []string{providerName}}
+		return jobCalls{}, fmt.Errorf("record the call before making it: %w", err)
 	}
-	return parseAttempts(all.Val())
+	return parseAttempts(all.Val()), nil
 }
 
 // uncountCall takes back a call counted by countCall that was not made;

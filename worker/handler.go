@@ -165,7 +165,10 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// of the provider action's limit, the last thing before the call, so
 	// that calls leave as evenly spaced as their slots. A stop while
 	// waiting hands the job back, uncounted; it is not a failure.
-	counted := w.countCall(ctx, jobID, p.Name())
+	counted, err := w.countCall(ctx, jobID, p.Name())
+	if err != nil {
+		return err
+	}
 	attempt := counted.calls
 	waitCtx, cancel := w.untilStopping(ctx)
 	waited, err := w.limits[limitKey(p, v.Kind)].wait(waitCtx, queue == task.QueueBulk)
