@@ -14,6 +14,7 @@ import (
 
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/provider"
+	"github.com/realname-io/realname/internal/store"
 )
 
 // Attempt counters: one Redis hash per job, counting provider calls, the
@@ -125,10 +126,22 @@ type jobLock struct {
 	released   bool
 }
 
+// lockedJob is what lockJob reads with the lock.
+type lockedJob struct {
+	calls jobCalls
+	// batchState is the state of the job's batch, if it has one.
+	batchState string
+	// stored is the job's stored result, or nil; read only when the
+	// store can join the round trip (storedRead is then true).
+	stored     *store.Result
+	storedRead bool
+}
+
 // lockJob takes the job's provider-call lock for InflightTTL and reads the
-// job's calls and, for a job of a batch, the batch's state, in one round
-// trip; ok is false when another run holds the lock.
-func (w *Worker) lockJob(ctx context.Context, jobID, batchName string) (l *jobLock, calls jobCalls, batchState string, ok bool, err error) {
+// job's calls, its batch's state and, when the result store is on the same
+// Redis, its stored result, in one round trip; ok is false when another run
+// holds the lock.
+func (w *Worker) lockJob(ctx context.Context, jobID, batchName string) (l *jobLock, j lockedJob, ok bool, err error) {
 	l = &jobLock{w: w, jobID: jobID, key: "realname:inflight:" + jobID, token: strconv.FormatUint(rand.Uint64(), 36)}
 	pipe := w.cfg.Redis.Pipeline()
 	set := pipe.SetNX(ctx, l.key, l.token, w.cfg.InflightTTL)
@@ -137,19 +150,43 @@ func (w *Worker) lockJob(ctx context.Context, jobID, batchName string) (l *jobLo
 	if batchName != "" {
 		state = w.batches.QueueState(ctx, pipe, batchName)
 	}
+	var stored func() (*store.Result, error)
+	if w.pipeStore != nil {
+		stored = w.pipeStore.QueueGet(ctx, pipe, jobID)
+	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, jobCalls{}, "", false, err
+		return nil, j, false, err
 	}
 	if !set.Val() {
-		return nil, jobCalls{}, "", false, nil
+		return nil, j, false, nil
+	}
+	fail := func(err error) (*jobLock, lockedJob, bool, error) {
+		l.release(ctx)
+		return nil, lockedJob{}, false, err
 	}
 	if state != nil {
-		if batchState, err = batch.StateOf(state); err != nil {
-			l.release(ctx)
-			return nil, jobCalls{}, "", false, fmt.Errorf("batch state: %w", err)
+		if j.batchState, err = batch.StateOf(state); err != nil {
+			return fail(fmt.Errorf("batch state: %w", err))
 		}
 	}
-	return l, parseAttempts(all.Val()), batchState, true, nil
+	if stored != nil {
+		j.storedRead = true
+		if j.stored, err = stored(); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fail(fmt.Errorf("look up result: %w", err))
+		}
+	}
+	j.calls = parseAttempts(all.Val())
+	return l, j, true, nil
+}
+
+// queueRelease queues on pipe what release does, for a caller that ends
+// the run's hold in a round trip with other writes; once that round trip
+// has succeeded, the caller sets released, and release is a no-op.
+func (l *jobLock) queueRelease(ctx context.Context, pipe redis.Pipeliner) *redis.Cmd {
+	if l.settleCmds != nil {
+		l.settleCmds(ctx, pipe)
+	}
+	return unlockScript.Eval(ctx, pipe, []string{l.key}, l.token)
 }
 
 // release records how the run's call settled, if it made one, and deletes
@@ -163,10 +200,7 @@ func (l *jobLock) release(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	pipe := l.w.cfg.Redis.Pipeline()
-	if l.settleCmds != nil {
-		l.settleCmds(ctx, pipe)
-	}
-	unlockScript.Eval(ctx, pipe, []string{l.key}, l.token)
+	l.queueRelease(ctx, pipe)
 	if _, err := pipe.Exec(ctx); err != nil {
 		l.w.log.Warn().Err(err).Str("job_id", l.jobID).Msg("could not release the job lock (it expires by itself)")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/realname-io/realname/internal/provider"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
@@ -76,7 +77,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		log.Error().Err(err).Msg("undecodable payload")
 		orderNo, _ := task.OrderNoOf(jobID)
 		res := &store.Result{JobID: jobID, OrderNo: string(orderNo), Class: store.ClassError, Error: err.Error(), CompletedAt: time.Now()}
-		return w.finish(ctx, log, task.Verification{OrderNo: orderNo}, res)
+		return w.finish(ctx, log, task.Verification{OrderNo: orderNo}, res, nil)
 	}
 	log = log.With().Str("order_no", string(v.OrderNo)).Str("kind", string(v.Kind)).Logger()
 
@@ -91,19 +92,19 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 			log.Info().Str("class", e.Class).Msg("answered from the result cache")
 			res := w.newResult(v, jobID, jobCalls{})
 			res.Class, res.Provider, res.Action, res.AuthCode, res.Message, res.Cached = e.Class, e.Provider, e.Action, e.AuthCode, e.Message, true
-			return w.finish(ctx, log, v, res)
+			return w.finish(ctx, log, v, res, nil)
 		}
 	}
 
 	if w.pastDeadline(v) {
-		return w.finishError(ctx, log, v, jobID, nil, "job deadline passed without a definitive answer")
+		return w.finishError(ctx, log, v, jobID, nil, nil, "job deadline passed without a definitive answer")
 	}
 
 	// 1. One run of a job calls a provider at a time: asynq can hand a
 	// task whose lease lapsed to a second worker while the first still
 	// runs. The lock comes with the job's calls so far and its batch's
 	// state.
-	lk, calls, batchState, ok, err := w.lockJob(ctx, jobID, v.Batch)
+	lk, locked, ok, err := w.lockJob(ctx, jobID, v.Batch)
 	if err != nil {
 		return fmt.Errorf("lock job: %w", err)
 	}
@@ -111,18 +112,25 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		return &retryLater{delay: time.Second, failure: false, reason: "another run of this job is calling the provider"}
 	}
 	defer lk.release(ctx)
+	calls := locked.calls
+	// A result stored already (a re-run after a crash, or a duplicate)
+	// costs nothing: make sure its webhook exists and stop.
+	if locked.stored != nil {
+		log.Debug().Msg("result already stored")
+		return w.announce(ctx, log, v, locked.stored, lk)
+	}
 	// A job of a cancelled batch that has not reached the provider ends
 	// here, without a call.
-	if batchState == batch.StateCancelled {
+	if locked.batchState == batch.StateCancelled {
 		res := w.newResult(v, jobID, jobCalls{})
 		res.Class = batch.ClassCancelled
 		res.Error = "batch cancelled before the provider was called"
-		return w.finish(ctx, log, v, res)
+		return w.finish(ctx, log, v, res, lk)
 	}
 	// A cap on calls per order number: a caller re-submitting an order
 	// cannot run up a bill, whatever happens to its retries.
 	if calls.calls >= w.cfg.MaxAttemptsPerOrder {
-		return w.finishError(ctx, log, v, jobID, &calls, fmt.Sprintf("attempt cap reached: %d provider calls for this order number", calls.calls))
+		return w.finishError(ctx, log, v, jobID, &calls, lk, fmt.Sprintf("attempt cap reached: %d provider calls for this order number", calls.calls))
 	}
 
 	// 2. Choose the provider: the kind's primary, its secondary while the
@@ -131,7 +139,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	call, err := w.router.Pick(v.Kind, calls.billedBy)
 	switch {
 	case errors.Is(err, provider.ErrNotConfigured):
-		return w.finishError(ctx, log, v, jobID, &calls, err.Error())
+		return w.finishError(ctx, log, v, jobID, &calls, lk, err.Error())
 	case err != nil:
 		log.Debug().Err(err).Msg("no provider can take the job now")
 		return &retryLater{delay: w.cfg.CircuitRetryDelay, failure: false, reason: err.Error()}
@@ -143,13 +151,15 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		log.Info().Str("primary", w.router.Route(v.Kind).Primary.Name()).Msg("primary provider unavailable: failing over")
 	}
 
-	// 3. A result stored already (a re-run after a crash, or a duplicate)
-	// costs nothing: make sure its webhook exists and stop.
-	if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
-		log.Debug().Msg("result already stored")
-		return w.announce(ctx, log, v, res)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("look up result: %w", err)
+	// 3. With a store on another Redis (or PostgreSQL), the stored-result
+	// check is a read of its own.
+	if !locked.storedRead {
+		if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
+			log.Debug().Msg("result already stored")
+			return w.announce(ctx, log, v, res, lk)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("look up result: %w", err)
+		}
 	}
 
 	// The daily budget: over it, the job's queue pauses until tomorrow.
@@ -211,7 +221,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 				log.Warn().Err(err).Msg("could not cache the answer")
 			}
 		}
-		return w.finish(ctx, log, v, res)
+		return w.finish(ctx, log, v, res, lk)
 	}
 
 	class := provider.ClassOf(err)
@@ -228,7 +238,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 			res.AuthCode, res.Message = pe.Code, pe.Message
 			res.Code, _ = strconv.Atoi(pe.Code)
 		}
-		return w.finish(ctx, log, v, res)
+		return w.finish(ctx, log, v, res, lk)
 	}
 
 	switch class {
@@ -249,7 +259,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	if retried >= maxRetry || w.pastDeadline(v) {
 		ev.Msg("giving up")
-		return w.finishError(ctx, log, v, jobID, &calls, fmt.Sprintf("no definitive answer after %d attempts: last failure %s", attempt, class))
+		return w.finishError(ctx, log, v, jobID, &calls, lk, fmt.Sprintf("no definitive answer after %d attempts: last failure %s", attempt, class))
 	}
 	ev.Int("retried", retried).Msg("will retry")
 	if class == provider.ClassReplay {
@@ -259,8 +269,9 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 }
 
 // finishError stores a final error result for a job.
-// calls are the job's calls, read from Redis when nil.
-func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Verification, jobID string, calls *jobCalls, reason string) error {
+// calls are the job's calls, read from Redis when nil; lk is the run's
+// lock, if it holds one.
+func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Verification, jobID string, calls *jobCalls, lk *jobLock, reason string) error {
 	if calls == nil {
 		c, _ := w.attempts(ctx, jobID)
 		calls = &c
@@ -272,13 +283,14 @@ func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Ver
 	}
 	res.Class = store.ClassError
 	res.Error = reason
-	return w.finish(ctx, log, v, res)
+	return w.finish(ctx, log, v, res, lk)
 }
 
 // finish stores a job's final result and enqueues its webhook, in that order
 // (invariant 5). The store keeps the first result: if another run stored one
-// first, that one is what the webhook carries.
-func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result) error {
+// first, that one is what the webhook carries. lk, the run's lock if it
+// holds one, is released on the way (see announce).
+func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result, lk *jobLock) error {
 	// A stop must not lose an answer that was paid for: store it even if
 	// the task's context ends now.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -295,17 +307,35 @@ func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verifica
 	} else if res, err = w.cfg.Store.Get(sctx, res.JobID); err != nil {
 		return fmt.Errorf("read stored result: %w", err)
 	}
-	return w.announce(sctx, log, v, res)
+	return w.announce(sctx, log, v, res, lk)
 }
 
 // announce tells the world a job has its result, after it is stored: the
 // batch counts it (once, however often this runs), the job's webhook is
 // enqueued (once, by its task ID), and the batch's completion event when
 // this job completed the batch. Jobs of a cancelled batch get no webhook of
-// their own: the batch's event counts them.
-func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result) error {
-	if v.Batch != "" {
-		completed, err := w.batches.Record(ctx, v.Batch, v.BatchSeq, res.Class, res.Cached)
+// their own: the batch's event counts them. With the result stored, the
+// run's lock (lk, if it holds one) has done its work: its release goes in
+// the batch record's round trip.
+func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result, lk *jobLock) error {
+	if v.Batch != "" || lk != nil {
+		pipe := w.cfg.Redis.Pipeline()
+		var record *redis.Cmd
+		if v.Batch != "" {
+			record = w.batches.QueueRecord(ctx, pipe, v.Batch, v.BatchSeq, res.Class, res.Cached)
+		}
+		var unlock *redis.Cmd
+		if lk != nil {
+			unlock = lk.queueRelease(ctx, pipe)
+		}
+		_, _ = pipe.Exec(ctx) // each command's error is read below
+		if unlock != nil && unlock.Err() == nil {
+			lk.released = true // else the deferred release tries again
+		}
+		if record == nil {
+			return w.enqueueWebhook(ctx, log, v, res)
+		}
+		completed, err := batch.RecordedCompleted(v.Batch, v.BatchSeq, record)
 		if err != nil {
 			return err
 		}

@@ -165,6 +165,8 @@ type Worker struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
 	router    *provider.Router
+	// pipeStore is Config.Store when it can join the worker's pipelines.
+	pipeStore store.PipelineGetter
 	// limits holds the rate limit of each provider action, by limitKey.
 	limits   map[string]*callLimit
 	batches  *batch.Store
@@ -229,6 +231,9 @@ func New(cfg Config) (*Worker, error) {
 		limits:    make(map[string]*callLimit),
 		batches:   batch.New(cfg.Redis),
 		stopping:  make(chan struct{}),
+	}
+	if ps, ok := cfg.Store.(store.PipelineGetter); ok && ps.Client() == cfg.Redis {
+		w.pipeStore = ps
 	}
 	if err := w.buildLimits(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)

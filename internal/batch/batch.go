@@ -270,6 +270,27 @@ func (s *Store) Record(ctx context.Context, name string, seq int64, class string
 	return n == 1, nil
 }
 
+// QueueRecord queues Record's work on pipe, for a caller that records a
+// job in a round trip with other things; RecordedCompleted reads the
+// answer.
+func (s *Store) QueueRecord(ctx context.Context, pipe redis.Pipeliner, name string, seq int64, class string, cached bool) *redis.Cmd {
+	c := "0"
+	if cached {
+		c = "1"
+	}
+	return recordScript.Eval(ctx, pipe, []string{s.key(name), s.seen(name)}, time.Now().UnixMilli(), seq, class, c)
+}
+
+// RecordedCompleted returns what a command of QueueRecord answered: true
+// when the job completed the batch, as Record does.
+func RecordedCompleted(name string, seq int64, cmd *redis.Cmd) (bool, error) {
+	n, err := cmd.Int()
+	if err != nil {
+		return false, fmt.Errorf("batch %s: record job %d: %w", name, seq, err)
+	}
+	return n == 1, nil
+}
+
 var sealScript = redis.NewScript(`
 if redis.call("HGET", KEYS[1], "state") == "open" then redis.call("HSET", KEYS[1], "state", "sealed") end
 ` + completeIfDone)

@@ -79,7 +79,22 @@ func (r *Redis) Save(ctx context.Context, res *Result) (bool, error) {
 
 // Get implements Store.
 func (r *Redis) Get(ctx context.Context, jobID string) (*Result, error) {
-	b, err := r.rdb.Get(ctx, r.resultKey(jobID)).Bytes()
+	return r.decode(jobID, r.rdb.Get(ctx, r.resultKey(jobID)))
+}
+
+// Client returns the Redis client the store keeps its results in.
+func (r *Redis) Client() redis.UniversalClient { return r.rdb }
+
+// QueueGet queues Get's read on pipe, a pipeline of Client, for a caller
+// that reads a result in a round trip with other things; the returned
+// function gives Get's answer once the pipeline has run.
+func (r *Redis) QueueGet(ctx context.Context, pipe redis.Pipeliner, jobID string) func() (*Result, error) {
+	cmd := pipe.Get(ctx, r.resultKey(jobID))
+	return func() (*Result, error) { return r.decode(jobID, cmd) }
+}
+
+func (r *Redis) decode(jobID string, cmd *redis.StringCmd) (*Result, error) {
+	b, err := cmd.Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ErrNotFound is returned when no result is stored for the key asked for.
@@ -89,6 +91,17 @@ type Store interface {
 	Get(ctx context.Context, jobID string) (*Result, error)
 	// GetByOrderNo returns the result for an order number, or ErrNotFound.
 	GetByOrderNo(ctx context.Context, orderNo string) (*Result, error)
+}
+
+// PipelineGetter is implemented by a store that keeps its results in Redis
+// (*Redis): a caller using the same client can read a result in a round
+// trip with other reads.
+type PipelineGetter interface {
+	// Client returns the Redis client of the store.
+	Client() redis.UniversalClient
+	// QueueGet queues the read of a job's result on pipe, a pipeline of
+	// Client; the function returned gives what Get would, after Exec.
+	QueueGet(ctx context.Context, pipe redis.Pipeliner, jobID string) func() (*Result, error)
 }
 
 // CSVColumns are the columns of a result exported as CSV.
