@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/realname-io/realname/internal/asynqwire"
 	"github.com/realname-io/realname/internal/provider"
 	"github.com/redis/go-redis/v9"
 
@@ -315,16 +316,30 @@ func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verifica
 // enqueued (once, by its task ID), and the batch's completion event when
 // this job completed the batch. Jobs of a cancelled batch get no webhook of
 // their own: the batch's event counts them. With the result stored, the
-// run's lock (lk, if it holds one) has done its work: its release goes in
-// the batch record's round trip.
+// run's lock (lk, if it holds one) has done its work. The batch record, the
+// webhook's task (unless it is delivered inline) and the lock's release go
+// to Redis in one round trip.
 func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result, lk *jobLock) error {
-	if v.Batch != "" || lk != nil {
+	wh, inline, hook, err := w.webhookFor(ctx, v, res)
+	if err != nil {
+		return err
+	}
+	pipelined := hook && !inline
+	var record, enqueue, unlock *redis.Cmd
+	if v.Batch != "" || lk != nil || pipelined {
 		pipe := w.cfg.Redis.Pipeline()
-		var record *redis.Cmd
 		if v.Batch != "" {
 			record = w.batches.QueueRecord(ctx, pipe, v.Batch, v.BatchSeq, res.Class, res.Cached)
 		}
-		var unlock *redis.Cmd
+		if pipelined {
+			b, err := task.EncodeWebhook(wh)
+			if err != nil {
+				return err
+			}
+			enqueue = asynqwire.QueueEnqueue(ctx, pipe, asynqwire.Message{Type: task.TypeWebhook, Payload: b, ID: wh.ID,
+				Queue: task.QueueWebhook, Retry: w.cfg.WebhookSchedule.MaxRetry(), Timeout: asynqwire.DefaultTimeout,
+				Retention: w.cfg.WebhookRetention}, time.Now())
+		}
 		if lk != nil {
 			unlock = lk.queueRelease(ctx, pipe)
 		}
@@ -332,9 +347,8 @@ func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verifi
 		if unlock != nil && unlock.Err() == nil {
 			lk.released = true // else the deferred release tries again
 		}
-		if record == nil {
-			return w.enqueueWebhook(ctx, log, v, res)
-		}
+	}
+	if record != nil {
 		completed, err := batch.RecordedCompleted(v.Batch, v.BatchSeq, record)
 		if err != nil {
 			return err
@@ -345,10 +359,19 @@ func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verifi
 			}
 		}
 	}
-	if res.Class == batch.ClassCancelled {
+	switch {
+	case !hook:
 		return nil
+	case enqueue == nil:
+		return w.sendWebhook(ctx, log, wh, inline)
 	}
-	return w.enqueueWebhook(ctx, log, v, res)
+	if _, err := enqueue.Int(); redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// Redis lost its script cache: asynq's Client enqueues it.
+		return w.sendWebhook(ctx, log, wh, false)
+	} else if err != nil {
+		return fmt.Errorf("enqueue webhook: %w", err)
+	}
+	return nil
 }
 
 // announceBatch enqueues the batch.completed event of a batch that has just
@@ -388,17 +411,17 @@ func AnnounceBatch(ctx context.Context, client *asynq.Client, batches *batch.Sto
 	return nil
 }
 
-// enqueueWebhook schedules the result's event. Its task ID is derived from
-// the job, so a second call finds the first task and sends nothing more. A
-// signup's event is delivered at once as well (deliverInline): its task,
-// the durable record, waits until that first attempt has had its time.
-func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result) error {
+// webhookFor returns the result's event, and whether it is delivered
+// inline: a signup's is, by the worker that stored its result. hook is
+// false when the job gets no event: webhooks are off, there is no URL, or
+// the job is a cancelled batch's.
+func (w *Worker) webhookFor(ctx context.Context, v task.Verification, res *store.Result) (wh task.Webhook, inline, hook bool, err error) {
 	url := v.CallbackURL
 	if url == "" {
 		url = w.cfg.DefaultWebhookURL
 	}
-	if w.cfg.Webhooks == nil || url == "" {
-		return nil
+	if w.cfg.Webhooks == nil || url == "" || res.Class == batch.ClassCancelled {
+		return wh, false, false, nil
 	}
 	body, err := json.Marshal(Event{Type: EventVerificationCompleted, Timestamp: res.CompletedAt, Data: EventData{
 		JobID: res.JobID, OrderNo: res.OrderNo, Kind: res.Kind, Batch: res.Batch, Class: res.Class,
@@ -406,10 +429,19 @@ func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.
 		Attempts: res.Attempts, Cached: res.Cached, CompletedAt: res.CompletedAt,
 	}})
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return wh, false, false, fmt.Errorf("encode event: %w", err)
 	}
 	queue, _ := asynq.GetQueueName(ctx)
-	inline := w.cfg.InlineWebhookTimeout > 0 && queue == task.QueueSignup
+	inline = w.cfg.InlineWebhookTimeout > 0 && queue == task.QueueSignup
+	return task.Webhook{ID: task.WebhookID(res.JobID), URL: url, Body: body, Inline: inline}, inline, true, nil
+}
+
+// sendWebhook enqueues an event's task through asynq's Client. Its task ID
+// is derived from the job, so a second call finds the first task and sends
+// nothing more. An inline event is delivered at once as well
+// (deliverInline): its task, the durable record, waits until that first
+// attempt has had its time.
+func (w *Worker) sendWebhook(ctx context.Context, log zerolog.Logger, wh task.Webhook, inline bool) error {
 	opts := []asynq.Option{asynq.MaxRetry(w.cfg.WebhookSchedule.MaxRetry()), asynq.Retention(w.cfg.WebhookRetention)}
 	if inline {
 		// Never before the inline attempt has ended: one delivery at a
@@ -417,7 +449,6 @@ func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, v task.
 		opts = append(opts, asynq.ProcessIn(max(w.cfg.WebhookSchedule.Delay(0, nil, func() float64 { return 0 }),
 			w.cfg.InlineWebhookTimeout+inlineMargin)))
 	}
-	wh := task.Webhook{ID: task.WebhookID(res.JobID), URL: url, Body: body, Inline: inline}
 	t, err := task.NewWebhookTask(wh, opts...)
 	if err != nil {
 		return err

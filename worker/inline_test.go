@@ -130,3 +130,19 @@ func TestSignupWebhookInlineGone(t *testing.T) {
 		t.Fatalf("receiver %+v: want each event refused once", s)
 	}
 }
+
+// TestBulkWebhookAfterScriptFlush: bulk events are enqueued by a script
+// inside a pipeline; with Redis's script cache emptied, they still go out,
+// through asynq's Client.
+func TestBulkWebhookAfterScriptFlush(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{n: 4})
+	b.startWorker(t, b.config(t, nil))
+	time.Sleep(100 * time.Millisecond) // the worker has loaded its scripts
+	if err := b.rdb.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.enqueueAll(t, producer.Bulk)
+	b.waitWebhooks(t, 30*time.Second)
+	b.checkTruth(t)
+}

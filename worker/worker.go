@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/realname-io/realname/internal/asynqwire"
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/cache"
 	"github.com/realname-io/realname/internal/metrics"
@@ -280,6 +281,11 @@ func (w *Worker) Handler() asynq.Handler {
 // whatever is still running after that. It does not close Config.Redis.
 func (w *Worker) Run(ctx context.Context) error {
 	w.reportBudget(ctx)
+	// Webhook tasks are enqueued by EVALSHA inside pipelines: load the
+	// script now (a NOSCRIPT later falls back to asynq's Client).
+	if err := asynqwire.EnqueueScript.Load(ctx, w.cfg.Redis).Err(); err != nil {
+		w.log.Warn().Err(err).Msg("could not load the enqueue script")
+	}
 	h := w.Handler()
 	if err := w.srv.Start(h); err != nil {
 		return fmt.Errorf("worker: start: %w", err)

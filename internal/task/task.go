@@ -254,12 +254,17 @@ type Webhook struct {
 // webhook id succeeded.
 func WebhookDeliveredKey(id string) string { return "realname:webhook:delivered:" + id }
 
-// NewWebhookTask returns the task that delivers w, with w.ID as task ID.
-func NewWebhookTask(w Webhook, opts ...asynq.Option) (*asynq.Task, error) {
+// EncodeWebhook returns the payload bytes of w.
+func EncodeWebhook(w Webhook) ([]byte, error) {
 	if w.ID == "" || w.URL == "" || len(w.Body) == 0 {
 		return nil, errors.New("task: webhook needs an id, a url and a body")
 	}
-	b, err := json.Marshal(w)
+	return json.Marshal(w)
+}
+
+// NewWebhookTask returns the task that delivers w, with w.ID as task ID.
+func NewWebhookTask(w Webhook, opts ...asynq.Option) (*asynq.Task, error) {
+	b, err := EncodeWebhook(w)
 	if err != nil {
 		return nil, err
 	}
