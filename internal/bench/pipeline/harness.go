@@ -186,11 +186,11 @@ type workerProc struct {
 func (h *harness) startWorkers(sb *sandboxProc, run string, spec workerSpec) ([]*workerProc, time.Time, error) {
 	var ws []*workerProc
 	start := time.Now()
-	for i := range spec.count {
-		addr, err := freeAddr()
-		if err != nil {
-			return nil, start, err
-		}
+	addrs, err := freeAddrs(spec.count)
+	if err != nil {
+		return nil, start, err
+	}
+	for i, addr := range addrs {
 		env := append(baseEnv(),
 			"REALNAME_REDIS_URL="+h.redisURL(pipelineDB),
 			"REALNAME_PROVIDER=tencent-v2",
@@ -238,14 +238,20 @@ func procsOf(ws []*workerProc) []*proc {
 	return ps
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
-// The worker binds it at start, so another process taking it in between
-// would fail the run loudly rather than skew it.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs returns n distinct loopback addresses whose ports were free a
+// moment ago: all are held open until all are chosen, so the kernel cannot
+// hand one port out twice. A worker binds its own at start; another
+// process taking it in between would fail the run loudly rather than skew
+// it.
+func freeAddrs(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs, nil
 }
