@@ -103,8 +103,8 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 
 	// 1. One run of a job calls a provider at a time: asynq can hand a
 	// task whose lease lapsed to a second worker while the first still
-	// runs. The lock comes with the job's calls so far and its batch's
-	// state.
+	// runs. The lock comes with the job's calls so far, its batch's state
+	// and, with a store on the same Redis, its stored result.
 	lk, locked, ok, err := w.lockJob(ctx, jobID, v.Batch)
 	if err != nil {
 		return fmt.Errorf("lock job: %w", err)
