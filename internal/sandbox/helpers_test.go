@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -92,6 +94,33 @@ type bundle struct {
 	ts     *httptest.Server
 	client *http.Client
 	clock  *fakeClock
+}
+
+// serve runs srv.Serve on a loopback listener, as `realname sandbox` does,
+// and returns a bundle pointed at it. stop ends Serve and returns its
+// error; calling it again returns nil.
+func serve(t *testing.T, srv *Server) (b *bundle, stop func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	tr := &http.Transport{}
+	b = &bundle{srv: srv, ts: &httptest.Server{URL: "http://" + ln.Addr().String()}, client: &http.Client{Transport: tr}, clock: &fakeClock{t: time.Now()}}
+	var once sync.Once
+	stop = func() (err error) {
+		once.Do(func() {
+			tr.CloseIdleConnections()
+			cancel()
+			err = <-served
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return b, stop
 }
 
 // setup starts a sandbox for cfg. Credentials default to testID/testKey and

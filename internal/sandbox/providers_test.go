@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -387,15 +385,7 @@ func TestLogsNoPersonalDataAllProtocols(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	tr := &http.Transport{}
-	b := &bundle{srv: srv, ts: &httptest.Server{URL: "http://" + ln.Addr().String()}, client: &http.Client{Transport: tr}, clock: &fakeClock{t: time.Now()}}
+	b, stop := serve(t, srv)
 	const name, phone = "欧阳娜娜", "13912345678"
 	for action := range tc3Kinds {
 		body := tc3Body(action, name, aliceID, phone, aliceCard)
@@ -414,9 +404,7 @@ func TestLogsNoPersonalDataAllProtocols(t *testing.T) {
 	}
 	srv.SetOutage(ProviderAliyun, true)
 	b.rpc(t, rpcCall{action: ActionID2MetaVerify, business: rpcBusiness(ActionID2MetaVerify, name, aliceID, "", "", false)})
-	tr.CloseIdleConnections()
-	cancel()
-	if err := <-served; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	out := logs.String()

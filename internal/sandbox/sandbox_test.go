@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -481,25 +480,7 @@ func TestServeShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-
-	// A helper bundle pointing at the real listener, for its request
-	// builder.
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	b := &bundle{
-		srv:    srv,
-		ts:     &httptest.Server{URL: "http://" + ln.Addr().String()},
-		client: &http.Client{Transport: tr},
-		clock:  &fakeClock{t: time.Now()},
-	}
+	b, stop := serve(t, srv)
 	held := make(chan error, 1)
 	go func() {
 		resp, err := b.send(call{method: http.MethodPost, action: ActionIDCardAuth, business: business(ActionIDCardAuth, "held", "张三", aliceID, "", "")})
@@ -516,8 +497,7 @@ func TestServeShutdown(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	start := time.Now()
-	cancel()
-	if err := <-served; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("Serve: %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
@@ -646,15 +626,7 @@ func TestLogsNoPersonalData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	tr := &http.Transport{}
-	b := &bundle{srv: srv, ts: &httptest.Server{URL: "http://" + ln.Addr().String()}, client: &http.Client{Transport: tr}, clock: &fakeClock{t: time.Now()}}
+	b, stop := serve(t, srv)
 	const name, phone = "欧阳娜娜", "13912345678"
 	for i, action := range actions {
 		biz := business(action, "log-"+strconv.Itoa(i), name, aliceID, phone, aliceCard)
@@ -662,9 +634,7 @@ func TestLogsNoPersonalData(t *testing.T) {
 		b.do(t, call{action: action, business: biz, secretKey: "wrong"})
 		b.do(t, call{action: action, business: without(biz, "orderNo")})
 	}
-	tr.CloseIdleConnections()
-	cancel()
-	if err := <-served; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	out := logs.String()
