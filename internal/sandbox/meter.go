@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/binary"
 	"hash/fnv"
 	"math/bits"
 	"strings"
@@ -51,25 +50,7 @@ func (s *Server) bill(p provider, id uint64) {
 // check keys the same whichever protocol asks.
 func identityKey(kind string, p Params) uint64 {
 	p = normalize(p)
-	phone, card := actionUses(kind)
-	h := fnv.New64a()
-	field := func(s string) {
-		// A length prefix keeps ("ab","c") and ("a","bc") apart.
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	field(kind)
-	field(strings.TrimSpace(p.Name))
-	field(p.IDNumber)
-	if phone {
-		field(p.Phone)
-	}
-	if card {
-		field(p.BankCard)
-	}
-	return h.Sum64()
+	return hashIdentity(kind, strings.TrimSpace(p.Name), p)
 }
 
 // hashString is the FNV-64a hash of s.
