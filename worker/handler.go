@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/realname-io/realname/internal/asynqwire"
 	"github.com/realname-io/realname/internal/provider"
 	"github.com/redis/go-redis/v9"
 
@@ -118,7 +117,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// costs nothing: make sure its webhook exists and stop.
 	if locked.stored != nil {
 		log.Debug().Msg("result already stored")
-		return w.announce(ctx, log, v, locked.stored, lk)
+		return w.announce(ctx, log, v, locked.stored, lk, nil)
 	}
 	// A job of a cancelled batch that has not reached the provider ends
 	// here, without a call.
@@ -157,7 +156,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	if !locked.storedRead {
 		if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
 			log.Debug().Msg("result already stored")
-			return w.announce(ctx, log, v, res, lk)
+			return w.announce(ctx, log, v, res, lk, nil)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("look up result: %w", err)
 		}
@@ -287,58 +286,63 @@ func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Ver
 	return w.finish(ctx, log, v, res, lk)
 }
 
-// finish stores a job's final result and enqueues its webhook, in that order
-// (invariant 5). The store keeps the first result: if another run stored one
-// first, that one is what the webhook carries. lk, the run's lock if it
-// holds one, is released on the way (see announce).
+// finish stores a job's final result and announces it (see announce). The
+// store keeps the first result: if another run stored one first, that one
+// is what the batch counts and the webhook carries. lk, the run's lock if
+// it holds one, is released on the way.
 func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result, lk *jobLock) error {
 	// A stop must not lose an answer that was paid for: store it even if
 	// the task's context ends now.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	res.CompletedAt = time.Now()
+	if w.pipeStore != nil {
+		// The store shares the worker's Redis: the save joins the round
+		// trip of the batch record and the lock's release.
+		return w.announce(sctx, log, v, res, lk, w.pipeStore.QueueSave)
+	}
 	stored, err := w.cfg.Store.Save(sctx, res)
 	if err != nil {
 		return fmt.Errorf("store result: %w", err)
 	}
 	if stored {
-		// Counted here, once per job: a re-run finds the stored result and
-		// announces it again, but stores nothing.
-		w.cfg.Metrics.Verification(res.Kind, res.Class, res.Cached)
-	} else if res, err = w.cfg.Store.Get(sctx, res.JobID); err != nil {
+		return w.announce(sctx, log, v, res, lk, alreadySaved)
+	}
+	if res, err = w.cfg.Store.Get(sctx, res.JobID); err != nil {
 		return fmt.Errorf("read stored result: %w", err)
 	}
-	return w.announce(sctx, log, v, res, lk)
+	return w.announce(sctx, log, v, res, lk, nil)
 }
 
-// announce tells the world a job has its result, after it is stored: the
-// batch counts it (once, however often this runs), the job's webhook is
-// enqueued (once, by its task ID), and the batch's completion event when
-// this job completed the batch. Jobs of a cancelled batch get no webhook of
-// their own: the batch's event counts them. With the result stored, the
-// run's lock (lk, if it holds one) has done its work. The batch record, the
-// webhook's task (unless it is delivered inline) and the lock's release go
-// to Redis in one round trip.
-func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result, lk *jobLock) error {
-	wh, inline, hook, err := w.webhookFor(ctx, v, res)
-	if err != nil {
-		return err
-	}
-	pipelined := hook && !inline
-	var record, enqueue, unlock *redis.Cmd
-	if v.Batch != "" || lk != nil || pipelined {
+// queueSave queues the save of a result on a pipeline (a
+// store.PipelineStore's QueueSave); alreadySaved stands for a save made
+// before the pipeline.
+type queueSave func(ctx context.Context, pipe redis.Pipeliner, res *store.Result) func() (bool, error)
+
+// alreadySaved is the queueSave of a result this run has just stored.
+func alreadySaved(context.Context, redis.Pipeliner, *store.Result) func() (bool, error) {
+	return func() (bool, error) { return true, nil }
+}
+
+// announce tells the world a job has its result. One round trip saves the
+// result (when save queues it; nil when the result was stored by another
+// run), counts the job in its batch (once, however often this runs) and
+// releases the run's lock (lk, if it holds one). Then the batch's
+// completion event is enqueued when this job completed the batch, and the
+// job's event is sent: by this run at once when it stored the result
+// (deliver), else through the webhooks queue, once by its task ID. Jobs of
+// a cancelled batch get no event of their own: the batch's event counts
+// them.
+func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result, lk *jobLock, save queueSave) error {
+	var saved func() (bool, error)
+	var record, unlock *redis.Cmd
+	if save != nil || v.Batch != "" || lk != nil {
 		pipe := w.cfg.Redis.Pipeline()
+		if save != nil {
+			saved = save(ctx, pipe, res)
+		}
 		if v.Batch != "" {
 			record = w.batches.QueueRecord(ctx, pipe, v.Batch, v.BatchSeq, res.Class, res.Cached)
-		}
-		if pipelined {
-			b, err := task.EncodeWebhook(wh)
-			if err != nil {
-				return err
-			}
-			enqueue = asynqwire.QueueEnqueue(ctx, pipe, asynqwire.Message{Type: task.TypeWebhook, Payload: b, ID: wh.ID,
-				Queue: task.QueueWebhook, Retry: w.cfg.WebhookSchedule.MaxRetry(), Timeout: asynqwire.DefaultTimeout,
-				Retention: w.cfg.WebhookRetention}, time.Now())
 		}
 		if lk != nil {
 			unlock = lk.queueRelease(ctx, pipe)
@@ -348,10 +352,37 @@ func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verifi
 			lk.released = true // else the deferred release tries again
 		}
 	}
+	ours := false // this run stored the result
+	if saved != nil {
+		var err error
+		if ours, err = saved(); err != nil {
+			return fmt.Errorf("store result: %w", err)
+		}
+	}
+	counted := res
+	if save != nil && !ours {
+		// Another run stored its result first: that one stands.
+		stored, err := w.cfg.Store.Get(ctx, res.JobID)
+		if err != nil {
+			return fmt.Errorf("read stored result: %w", err)
+		}
+		res = stored
+	} else if ours {
+		// Counted here, once per job: a re-run finds the stored result
+		// and announces it again, but stores nothing.
+		w.cfg.Metrics.Verification(res.Kind, res.Class, res.Cached)
+	}
 	if record != nil {
-		completed, err := batch.RecordedCompleted(v.Batch, v.BatchSeq, record)
+		completed, countedNow, err := batch.RecordedCompleted(v.Batch, v.BatchSeq, record)
 		if err != nil {
 			return err
+		}
+		if countedNow && counted != res {
+			// Counted with this run's answer in the round trip that
+			// found another's stored: count the stored one instead.
+			if err := w.batches.Reclass(ctx, v.Batch, counted.Class, counted.Cached, res.Class, res.Cached); err != nil {
+				return err
+			}
 		}
 		if completed {
 			if err := w.announceBatch(ctx, log, v.Batch); err != nil {
@@ -359,19 +390,16 @@ func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verifi
 			}
 		}
 	}
-	switch {
-	case !hook:
-		return nil
-	case enqueue == nil:
-		return w.sendWebhook(ctx, log, wh, inline)
+	wh, hook, err := w.webhookFor(v, res)
+	if err != nil || !hook {
+		return err
 	}
-	if _, err := enqueue.Int(); redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// Redis lost its script cache: asynq's Client enqueues it.
-		return w.sendWebhook(ctx, log, wh, false)
-	} else if err != nil {
-		return fmt.Errorf("enqueue webhook: %w", err)
+	if ours && w.cfg.InlineWebhookTimeout > 0 {
+		return w.deliver(ctx, log, wh)
 	}
-	return nil
+	// A re-run, or another run's result: the event may have gone out
+	// already, or be on its way. Its task ID makes this a no-op then.
+	return w.enqueueWebhook(ctx, log, wh, 0)
 }
 
 // announceBatch enqueues the batch.completed event of a batch that has just
@@ -411,17 +439,16 @@ func AnnounceBatch(ctx context.Context, client *asynq.Client, batches *batch.Sto
 	return nil
 }
 
-// webhookFor returns the result's event, and whether it is delivered
-// inline: a signup's is, by the worker that stored its result. hook is
-// false when the job gets no event: webhooks are off, there is no URL, or
-// the job is a cancelled batch's.
-func (w *Worker) webhookFor(ctx context.Context, v task.Verification, res *store.Result) (wh task.Webhook, inline, hook bool, err error) {
+// webhookFor returns the result's event; hook is false when the job gets
+// none: webhooks are off, there is no URL, or the job is a cancelled
+// batch's.
+func (w *Worker) webhookFor(v task.Verification, res *store.Result) (wh task.Webhook, hook bool, err error) {
 	url := v.CallbackURL
 	if url == "" {
 		url = w.cfg.DefaultWebhookURL
 	}
 	if w.cfg.Webhooks == nil || url == "" || res.Class == batch.ClassCancelled {
-		return wh, false, false, nil
+		return wh, false, nil
 	}
 	body, err := json.Marshal(Event{Type: EventVerificationCompleted, Timestamp: res.CompletedAt, Data: EventData{
 		JobID: res.JobID, OrderNo: res.OrderNo, Kind: res.Kind, Batch: res.Batch, Class: res.Class,
@@ -429,25 +456,67 @@ func (w *Worker) webhookFor(ctx context.Context, v task.Verification, res *store
 		Attempts: res.Attempts, Cached: res.Cached, CompletedAt: res.CompletedAt,
 	}})
 	if err != nil {
-		return wh, false, false, fmt.Errorf("encode event: %w", err)
+		return wh, false, fmt.Errorf("encode event: %w", err)
 	}
-	queue, _ := asynq.GetQueueName(ctx)
-	inline = w.cfg.InlineWebhookTimeout > 0 && queue == task.QueueSignup
-	return task.Webhook{ID: task.WebhookID(res.JobID), URL: url, Body: body, Inline: inline}, inline, true, nil
+	return task.Webhook{ID: task.WebhookID(res.JobID), URL: url, Body: body}, true, nil
 }
 
-// sendWebhook enqueues an event's task through asynq's Client. Its task ID
-// is derived from the job, so a second call finds the first task and sends
-// nothing more. An inline event is delivered at once as well
-// (deliverInline): its task, the durable record, waits until that first
-// attempt has had its time.
-func (w *Worker) sendWebhook(ctx context.Context, log zerolog.Logger, wh task.Webhook, inline bool) error {
-	opts := []asynq.Option{asynq.MaxRetry(w.cfg.WebhookSchedule.MaxRetry()), asynq.Retention(w.cfg.WebhookRetention)}
-	if inline {
-		// Never before the inline attempt has ended: one delivery at a
-		// time per event.
-		opts = append(opts, asynq.ProcessIn(max(w.cfg.WebhookSchedule.Delay(0, nil, func() float64 { return 0 }),
-			w.cfg.InlineWebhookTimeout+inlineMargin)))
+// deliver makes the first delivery of an event at once, from the run that
+// stored its result, bounded by InlineWebhookTimeout: nobody waits for the
+// webhooks queue, and a delivered event costs no task. Until this returns
+// nil the job's own task is the event's durable record: a crash before
+// then runs the job again, which finds the result stored and enqueues the
+// event. A failed delivery becomes a task of the webhooks queue, retried
+// on its schedule from the second attempt; a 410 Gone becomes an archived
+// task at once, replayable. While a receiver keeps failing, its circuit
+// opens and its events go straight to the queue, so that a dead receiver
+// does not hold the verification pools.
+func (w *Worker) deliver(ctx context.Context, log zerolog.Logger, wh task.Webhook) error {
+	log = log.With().Str("webhook_id", wh.ID).Logger()
+	done, ok := w.receivers.allow(wh.URL)
+	if !ok {
+		log.Debug().Msg("receiver failing: event sent through the webhooks queue")
+		return w.enqueueWebhook(ctx, log, wh, 0)
+	}
+	dctx, cancel := context.WithTimeout(ctx, w.cfg.InlineWebhookTimeout)
+	err := w.cfg.Webhooks.Deliver(dctx, wh.URL, wh.ID, wh.Body)
+	cancel()
+	done(err == nil)
+	w.cfg.Metrics.WebhookDelivery(metrics.WebhookOutcomeOf(err))
+	if err == nil {
+		log.Info().Int("attempt", 1).Msg("webhook delivered")
+		return nil
+	}
+	wh.Inline = true // its task's first run is the second attempt
+	var de *webhook.DeliveryError
+	if errors.As(err, &de) && de.Permanent() {
+		// The receiver asked us to stop (410 Gone): archived now, as the
+		// task would be, and replayable.
+		log.Warn().Err(err).Int("attempt", 1).Msg("webhook refused for good; archived, replayable")
+		if err := w.enqueueWebhook(ctx, log, wh, time.Hour); err != nil {
+			return err
+		}
+		if aerr := w.inspector.ArchiveTask(task.QueueWebhook, wh.ID); aerr != nil {
+			log.Warn().Err(aerr).Msg("could not archive the refused event's task; it will be refused again")
+		}
+		return nil
+	}
+	log.Warn().Err(err).Msg("first webhook delivery failed; the webhooks queue retries it")
+	return w.enqueueWebhook(ctx, log, wh, w.cfg.WebhookSchedule.Delay(0, err, nil))
+}
+
+// enqueueWebhook enqueues an event's task through asynq's Client, due after
+// delay. Its task ID is derived from the job, so a second call finds the
+// first task (kept for WebhookRetention once delivered) and sends nothing
+// more.
+func (w *Worker) enqueueWebhook(ctx context.Context, log zerolog.Logger, wh task.Webhook, delay time.Duration) error {
+	retries := w.cfg.WebhookSchedule.MaxRetry()
+	if wh.Inline {
+		retries-- // the inline delivery was the first attempt
+	}
+	opts := []asynq.Option{asynq.MaxRetry(max(retries, 0)), asynq.Retention(w.cfg.WebhookRetention)}
+	if delay > 0 {
+		opts = append(opts, asynq.ProcessIn(delay))
 	}
 	t, err := task.NewWebhookTask(wh, opts...)
 	if err != nil {
@@ -461,48 +530,7 @@ func (w *Worker) sendWebhook(ctx context.Context, log zerolog.Logger, wh task.We
 	case err != nil:
 		return fmt.Errorf("enqueue webhook: %w", err)
 	}
-	if inline {
-		w.deliverInline(ctx, log, wh)
-	}
 	return nil
-}
-
-// inlineMargin is how much longer than the inline attempt its task waits:
-// time for the attempt's outcome to be recorded.
-const inlineMargin = 2 * time.Second
-
-// deliverInline makes the first delivery of an event whose task is
-// scheduled for later. When it succeeds, it records so (the task, should it
-// run, then sends nothing) and deletes the task. A failure, or a crash,
-// leaves the task to deliver on its schedule.
-func (w *Worker) deliverInline(ctx context.Context, log zerolog.Logger, wh task.Webhook) {
-	dctx, cancel := context.WithTimeout(ctx, w.cfg.InlineWebhookTimeout)
-	err := w.cfg.Webhooks.Deliver(dctx, wh.URL, wh.ID, wh.Body)
-	cancel()
-	w.cfg.Metrics.WebhookDelivery(metrics.WebhookOutcomeOf(err))
-	log = log.With().Str("webhook_id", wh.ID).Logger()
-	var de *webhook.DeliveryError
-	switch {
-	case errors.As(err, &de) && de.Permanent():
-		// The receiver asked us to stop (410 Gone): archived now, as the
-		// task would be, and replayable.
-		if aerr := w.inspector.ArchiveTask(task.QueueWebhook, wh.ID); aerr != nil {
-			log.Warn().Err(aerr).Msg("could not archive the refused event's task; it will be refused again")
-		}
-		log.Warn().Err(err).Int("attempt", 1).Msg("webhook refused for good; archived, replayable")
-		return
-	case err != nil:
-		log.Warn().Err(err).Msg("first webhook delivery failed; the webhooks queue retries it")
-		return
-	}
-	log.Info().Int("attempt", 1).Msg("webhook delivered")
-	if err := w.cfg.Redis.Set(ctx, task.WebhookDeliveredKey(wh.ID), 1, w.cfg.WebhookRetention).Err(); err != nil {
-		log.Warn().Err(err).Msg("could not record the delivery: its task may deliver the event again")
-		return
-	}
-	if err := w.inspector.DeleteTask(task.QueueWebhook, wh.ID); err != nil {
-		log.Debug().Err(err).Msg("could not delete the delivered event's task; it will find the delivery recorded")
-	}
 }
 
 // handleWebhook delivers one event. Failures retry on the webhooks queue's
@@ -519,30 +547,22 @@ func (w *Worker) handleWebhook(ctx context.Context, t *asynq.Task) error {
 		return &retryLater{delay: time.Minute, failure: false, reason: "webhooks are not configured on this worker"}
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
-	if wh.Inline && retried == 0 {
-		// The worker that stored the result tried first; if it succeeded,
-		// this task has nothing left to do.
-		n, err := w.cfg.Redis.Exists(ctx, task.WebhookDeliveredKey(wh.ID)).Result()
-		if err != nil {
-			return fmt.Errorf("look up the inline delivery: %w", err)
-		}
-		if n > 0 {
-			log.Debug().Msg("webhook delivered inline already")
-			return nil
-		}
+	attempt := retried + 1
+	if wh.Inline {
+		attempt++ // the worker that stored the result made the first
 	}
 	err = w.cfg.Webhooks.Deliver(ctx, wh.URL, wh.ID, wh.Body)
 	w.cfg.Metrics.WebhookDelivery(metrics.WebhookOutcomeOf(err))
 	if err == nil {
-		log.Info().Int("attempt", retried+1).Msg("webhook delivered")
+		log.Info().Int("attempt", attempt).Msg("webhook delivered")
 		return nil
 	}
 	var de *webhook.DeliveryError
 	if errors.As(err, &de) && de.Permanent() {
-		log.Warn().Err(err).Int("attempt", retried+1).Msg("webhook refused for good; archived, replayable")
+		log.Warn().Err(err).Int("attempt", attempt).Msg("webhook refused for good; archived, replayable")
 		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
 	}
-	log.Warn().Err(err).Int("attempt", retried+1).Msg("webhook delivery failed")
+	log.Warn().Err(err).Int("attempt", attempt).Msg("webhook delivery failed")
 	return err
 }
 

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -9,16 +10,32 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/worker"
 )
 
-// TestSignupWebhookInline: a signup's event is delivered by the worker that
-// stored its result, without a trip through the webhooks queue: its task is
-// gone and the delivery recorded. Bulk events still go through the queue.
-func TestSignupWebhookInline(t *testing.T) {
+// webhookTask returns the state of the webhooks queue's task of entry i's
+// event, or "" when there is none.
+func (b *bundle) webhookTask(t *testing.T, i int) asynq.TaskState {
+	t.Helper()
+	id := task.WebhookID(task.JobID(identity.OrderNo(b.stack.Entries[i].OrderNo)))
+	info, err := asynq.NewInspectorFromRedisClient(b.rdb).GetTaskInfo(task.QueueWebhook, id)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return 0
+	case err != nil:
+		t.Fatal(err)
+	}
+	return info.State
+}
+
+// TestWebhookInline: the events of signups and bulk jobs alike are
+// delivered by the worker that stored their results, without a trip
+// through the webhooks queue: no task of the queue exists for them.
+func TestWebhookInline(t *testing.T) {
 	t.Parallel()
 	const n = 8
 	b := setup(t, setupOpts{n: n})
@@ -36,78 +53,44 @@ func TestSignupWebhookInline(t *testing.T) {
 		}
 	}
 	b.waitWebhooks(t, 30*time.Second)
-	in := asynq.NewInspectorFromRedisClient(b.rdb)
-	for i, e := range b.stack.Entries {
-		id := task.WebhookID(task.JobID(identity.OrderNo(e.OrderNo)))
-		info, err := in.GetTaskInfo(task.QueueWebhook, id)
-		delivered, _ := b.rdb.Exists(context.Background(), task.WebhookDeliveredKey(id)).Result()
-		if i%2 == 0 {
-			if !errors.Is(err, asynq.ErrTaskNotFound) || delivered != 1 {
-				t.Fatalf("signup %s: task %+v (%v), delivered marker %d: want the task deleted after an inline delivery", e.OrderNo, info, err, delivered)
-			}
-		} else if err != nil || info.State != asynq.TaskStateCompleted || delivered != 0 {
-			t.Fatalf("bulk %s: task %+v (%v), marker %d: want a completed task of the webhooks queue", e.OrderNo, info, err, delivered)
+	for i := range b.stack.Entries {
+		if st := b.webhookTask(t, i); st != 0 {
+			t.Fatalf("entry %d: webhook task in state %v: want none after an inline delivery", i, st)
 		}
 	}
-	if s := b.stack.Receiver.Stats(); s.Unique != n || s.Duplicates != 0 {
+	if s := b.stack.Receiver.Stats(); s.Unique != n || s.Duplicates != 0 || s.Failed != 0 {
 		t.Fatalf("receiver %+v: want %d events, no repeats", s, n)
 	}
+	b.checkTruth(t)
 }
 
-// TestSignupWebhookInlineFailure: when the inline delivery fails, the
-// event's task delivers it on its schedule, once.
-func TestSignupWebhookInlineFailure(t *testing.T) {
+// TestWebhookInlineFailure: when the inline delivery fails, the event's
+// task of the webhooks queue delivers it, once, and the job is not
+// verified again.
+func TestWebhookInlineFailure(t *testing.T) {
 	t.Parallel()
 	const n = 4
 	b := setup(t, setupOpts{n: n, receiver: webhook.ReceiverConfig{FailFirst: 1}})
 	b.startWorker(t, b.config(t, nil))
-	b.enqueueAll(t, producer.Signup)
+	b.enqueueAll(t, producer.Bulk)
 	b.waitWebhooks(t, 30*time.Second)
 	s := b.stack.Receiver.Stats()
 	if s.Unique != n || s.Failed != n || s.Duplicates != 0 {
 		t.Fatalf("receiver %+v: want each of %d events refused once inline, then delivered once by its task", s, n)
 	}
-}
-
-// TestInlineDeliveryRecordedSkipsTask: a task whose event was delivered
-// inline, found by the webhooks queue before it could be deleted, sends
-// nothing.
-func TestInlineDeliveryRecordedSkipsTask(t *testing.T) {
-	t.Parallel()
-	b := setup(t, setupOpts{n: 1})
-	ctx := context.Background()
-	id := "wh:vrf:recorded"
-	if err := b.rdb.Set(ctx, task.WebhookDeliveredKey(id), 1, time.Hour).Err(); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := task.NewWebhookTask(task.Webhook{ID: id, URL: b.stack.ReceiverURL, Body: []byte(`{"type":"verification.completed"}`), Inline: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := asynq.NewClientFromRedisClient(b.rdb).Enqueue(tk, asynq.Retention(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	b.startWorker(t, b.config(t, nil))
-	in := asynq.NewInspectorFromRedisClient(b.rdb)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := in.GetTaskInfo(task.QueueWebhook, id)
-		if err == nil && info.State == asynq.TaskStateCompleted {
-			break
+	for i := range b.stack.Entries {
+		if st := b.webhookTask(t, i); st != asynq.TaskStateCompleted {
+			t.Fatalf("entry %d: webhook task in state %v, want completed", i, st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task not completed: %+v, %v", info, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	if s := b.stack.Receiver.Stats(); s.Received != 0 {
-		t.Fatalf("receiver %+v: the recorded delivery was sent again", s)
+	if st := b.stack.Sandbox.Stats(); st.Calls != n {
+		t.Fatalf("sandbox saw %d calls for %d jobs: a failed delivery re-ran a verification", st.Calls, n)
 	}
 }
 
-// TestSignupWebhookInlineGone: a receiver answering 410 Gone to the inline
+// TestWebhookInlineGone: a receiver answering 410 Gone to the inline
 // delivery is asked once: the event's task is archived at once, replayable.
-func TestSignupWebhookInlineGone(t *testing.T) {
+func TestWebhookInlineGone(t *testing.T) {
 	t.Parallel()
 	const n = 3
 	b := setup(t, setupOpts{n: n, receiver: webhook.ReceiverConfig{Status: func(string, int) int { return 410 }}})
@@ -131,10 +114,50 @@ func TestSignupWebhookInlineGone(t *testing.T) {
 	}
 }
 
-// TestBulkWebhookAfterScriptFlush: bulk events are enqueued by a script
-// inside a pipeline; with Redis's script cache emptied, they still go out,
-// through asynq's Client.
-func TestBulkWebhookAfterScriptFlush(t *testing.T) {
+// TestRerunWithStoredResultSendsEvent: a job whose result was stored by a
+// run that stopped before its event went out (a crash between the two)
+// is the event's durable record: running it again calls no provider and
+// sends the stored result's event, once, through the webhooks queue.
+func TestRerunWithStoredResultSendsEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{n: 1})
+	ctx := context.Background()
+	e := b.stack.Entries[0]
+	jobID := task.JobID(identity.OrderNo(e.OrderNo))
+	stored := &store.Result{JobID: jobID, OrderNo: e.OrderNo, Kind: "idcard", Class: "mismatch", Provider: "tencent-v2",
+		Action: "idcard", AuthCode: "01", Attempts: 1, CompletedAt: time.Now()}
+	if ok, err := b.store.Save(ctx, stored); err != nil || !ok {
+		t.Fatalf("save: %v, %v", ok, err)
+	}
+	v := task.Verification{Kind: task.KindIDCard, OrderNo: identity.OrderNo(e.OrderNo), EnqueuedAt: time.Now()}
+	v.Name, _ = identity.ParseName(e.Name)
+	v.IDNumber, _ = identity.ParseIDNumber(e.IDNumber)
+	tk, err := task.NewVerifyTask(v, asynq.Queue(task.QueueSignup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asynq.NewClientFromRedisClient(b.rdb).Enqueue(tk); err != nil {
+		t.Fatal(err)
+	}
+	b.startWorker(t, b.config(t, nil))
+	b.waitWebhooks(t, 20*time.Second)
+	body := b.stack.Receiver.Events()[task.WebhookID(jobID)]
+	var ev worker.Event
+	if err := json.Unmarshal(body, &ev); err != nil || ev.Data.Class != "mismatch" || ev.Data.AuthCode != "01" {
+		t.Fatalf("event %s (%v): want the stored result's", body, err)
+	}
+	if st := b.webhookTask(t, 0); st != asynq.TaskStateCompleted {
+		t.Fatalf("webhook task in state %v, want completed: a re-run sends through the queue", st)
+	}
+	if st := b.stack.Sandbox.Stats(); st.Calls != 0 {
+		t.Fatalf("sandbox saw %d calls: a stored result was bought again", st.Calls)
+	}
+}
+
+// TestWebhookAfterScriptFlush: the worker's scripts run inside pipelines
+// and on their own; with Redis's script cache emptied, every job still
+// gets its result and its event.
+func TestWebhookAfterScriptFlush(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{n: 4})
 	b.startWorker(t, b.config(t, nil))

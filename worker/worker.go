@@ -15,7 +15,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/realname-io/realname/internal/asynqwire"
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/cache"
 	"github.com/realname-io/realname/internal/metrics"
@@ -135,17 +134,20 @@ type Config struct {
 	// WebhookSchedule is the delivery retry schedule. Defaults to
 	// webhook.DefaultSchedule (about 27 hours).
 	WebhookSchedule webhook.Schedule
-	// InlineWebhookTimeout bounds the first delivery of a signup's event,
-	// made by the worker that stored its result, at once: a person waiting
-	// on a signup does not wait for the webhooks queue. The event's task is
-	// enqueued first, scheduled after this timeout (or the schedule's first
-	// delay, if later), and deleted when the inline delivery succeeds;
-	// otherwise it delivers on its schedule. Defaults to 2s; set a negative
-	// value to send every event through the queue.
+	// InlineWebhookTimeout bounds the first delivery of an event, made at
+	// once by the worker that stored its result: a person waiting on a
+	// signup does not wait for the webhooks queue, and a delivered event
+	// costs no task. Until it has been delivered, or handed to the webhooks
+	// queue after a failed first attempt, the job's own task is the
+	// event's durable record. While a receiver keeps failing, its events
+	// go straight to the queue (see receiverCircuits). The pools hold a
+	// job for the delivery too: with a receiver slower than the provider,
+	// raise ProviderLatency. Defaults to 2s; set a negative value to send
+	// every event through the queue.
 	InlineWebhookTimeout time.Duration
 	// WebhookRetention is how long a delivered webhook task is kept; while
-	// it is, a re-run of its job cannot send a second event. Defaults to 7
-	// days.
+	// it is, a re-run of its job cannot enqueue a second one. Defaults to
+	// 7 days.
 	WebhookRetention time.Duration
 
 	// Logger receives JSON logs; never personal data. Defaults to a no-op
@@ -167,7 +169,10 @@ type Worker struct {
 	inspector *asynq.Inspector
 	router    *provider.Router
 	// pipeStore is Config.Store when it can join the worker's pipelines.
-	pipeStore store.PipelineGetter
+	pipeStore store.PipelineStore
+	// receivers holds a circuit per webhook receiver for inline
+	// deliveries.
+	receivers *receiverCircuits
 	// limits holds the rate limit of each provider action, by limitKey.
 	limits   map[string]*callLimit
 	batches  *batch.Store
@@ -231,9 +236,10 @@ func New(cfg Config) (*Worker, error) {
 		router:    router,
 		limits:    make(map[string]*callLimit),
 		batches:   batch.New(cfg.Redis),
+		receivers: newReceiverCircuits(receiverOpenFor),
 		stopping:  make(chan struct{}),
 	}
-	if ps, ok := cfg.Store.(store.PipelineGetter); ok && ps.Client() == cfg.Redis {
+	if ps, ok := cfg.Store.(store.PipelineStore); ok && ps.Client() == cfg.Redis {
 		w.pipeStore = ps
 	}
 	if err := w.buildLimits(); err != nil {
@@ -281,11 +287,6 @@ func (w *Worker) Handler() asynq.Handler {
 // whatever is still running after that. It does not close Config.Redis.
 func (w *Worker) Run(ctx context.Context) error {
 	w.reportBudget(ctx)
-	// Webhook tasks are enqueued by EVALSHA inside pipelines: load the
-	// script now (a NOSCRIPT later falls back to asynq's Client).
-	if err := asynqwire.EnqueueScript.Load(ctx, w.cfg.Redis).Err(); err != nil {
-		w.log.Warn().Err(err).Msg("could not load the enqueue script")
-	}
 	h := w.Handler()
 	if err := w.srv.Start(h); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
@@ -436,6 +437,9 @@ func isFailure(err error) bool {
 // retryDelay is asynq's RetryDelayFunc.
 func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if t.Type() == task.TypeWebhook {
+		if wh, derr := task.DecodeWebhook(t.Payload()); derr == nil && wh.Inline {
+			n++ // the inline delivery was the schedule's first attempt
+		}
 		return w.cfg.WebhookSchedule.Delay(n, err, nil)
 	}
 	var rl *retryLater

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/url"
 	"os"
+	"runtime/pprof"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -15,6 +17,11 @@ type globals struct {
 	logLevel  string
 	logFormat string
 	log       zerolog.Logger
+	// cpuProfile is where a CPU profile of the whole command goes; empty:
+	// none. A hidden flag, for the benchmark harness and for operators
+	// chasing CPU.
+	cpuProfile  string
+	stopProfile func()
 }
 
 func newRootCmd() *cobra.Command {
@@ -30,11 +37,18 @@ func newRootCmd() *cobra.Command {
 				return err
 			}
 			g.log = log
-			return nil
+			return g.startProfile()
+		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if g.stopProfile != nil {
+				g.stopProfile()
+			}
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("REALNAME_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env REALNAME_LOG_LEVEL)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("REALNAME_LOG_FORMAT", "json"), "log format: json or console (env REALNAME_LOG_FORMAT)")
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpu-profile", os.Getenv("REALNAME_CPU_PROFILE"), "write a CPU profile of the command to this file (env REALNAME_CPU_PROFILE)")
+	_ = root.PersistentFlags().MarkHidden("cpu-profile")
 	root.AddCommand(
 		newSignCmd(),
 		newSandboxCmd(g),
@@ -80,4 +94,22 @@ func redactRedisURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// startProfile starts the CPU profile of --cpu-profile, if set; it ends when
+// the command returns.
+func (g *globals) startProfile() error {
+	if g.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(g.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpu-profile: %w", err)
+	}
+	g.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	return nil
 }

@@ -232,26 +232,32 @@ func (s *Store) Add(ctx context.Context, name string, p Progress) error {
 // the batch when it is sealed or cancelled and every job is done, and
 // returns 1 to the one caller that completed it.
 const completeIfDone = `
-local state = redis.call("HGET", KEYS[1], "state")
-if state ~= "sealed" and state ~= "cancelled" then return 0 end
-local done = tonumber(redis.call("HGET", KEYS[1], "done") or "0")
-local total = tonumber(redis.call("HGET", KEYS[1], "total") or "0")
-if done < total then return 0 end
-if redis.call("HSETNX", KEYS[1], "completedAt", ARGV[1]) == 1 then
-  redis.call("HSET", KEYS[1], "state", "completed")
-  return 1
+local function completeIfDone()
+  local state = redis.call("HGET", KEYS[1], "state")
+  if state ~= "sealed" and state ~= "cancelled" then return 0 end
+  local done = tonumber(redis.call("HGET", KEYS[1], "done") or "0")
+  local total = tonumber(redis.call("HGET", KEYS[1], "total") or "0")
+  if done < total then return 0 end
+  if redis.call("HSETNX", KEYS[1], "completedAt", ARGV[1]) == 1 then
+    redis.call("HSET", KEYS[1], "state", "completed")
+    return 1
+  end
+  return 0
 end
-return 0`
+`
 
 // recordScript counts one job of a batch, once, and completes the batch
-// when it was the last one.
-var recordScript = redis.NewScript(`
+// when it was the last one. It answers -1 when the batch does not exist, 0
+// when the job was counted before, 1 when it completed the batch and 2
+// when it counted the job.
+var recordScript = redis.NewScript(completeIfDone + `
 if redis.call("EXISTS", KEYS[1]) == 0 then return -1 end
 if redis.call("SETBIT", KEYS[2], ARGV[2], 1) == 1 then return 0 end
 redis.call("HINCRBY", KEYS[1], "done", 1)
 redis.call("HINCRBY", KEYS[1], "class:" .. ARGV[3], 1)
 if ARGV[4] == "1" then redis.call("HINCRBY", KEYS[1], "cached", 1) end
-` + completeIfDone)
+if completeIfDone() == 1 then return 1 end
+return 2`)
 
 // Record counts the final result of the job with sequence number seq. It
 // returns true to exactly one caller: the one whose job completed the
@@ -282,18 +288,43 @@ func (s *Store) QueueRecord(ctx context.Context, pipe redis.Pipeliner, name stri
 }
 
 // RecordedCompleted returns what a command of QueueRecord answered: true
-// when the job completed the batch, as Record does.
-func RecordedCompleted(name string, seq int64, cmd *redis.Cmd) (bool, error) {
+// when the job completed the batch, as Record does; counted is true when
+// this command counted the job (it had not been counted before).
+func RecordedCompleted(name string, seq int64, cmd *redis.Cmd) (completed, counted bool, err error) {
 	n, err := cmd.Int()
 	if err != nil {
-		return false, fmt.Errorf("batch %s: record job %d: %w", name, seq, err)
+		return false, false, fmt.Errorf("batch %s: record job %d: %w", name, seq, err)
 	}
-	return n == 1, nil
+	return n == 1, n >= 1, nil
 }
 
-var sealScript = redis.NewScript(`
+// Reclass moves one counted job of the batch from the class (and cache
+// flag) it was counted with to the ones its stored result has: for the
+// rare run that counted its own answer in the round trip that found
+// another run's result stored first.
+func (s *Store) Reclass(ctx context.Context, name, from string, fromCached bool, to string, toCached bool) error {
+	if from == to && fromCached == toCached {
+		return nil
+	}
+	key := s.key(name)
+	pipe := s.rdb.TxPipeline()
+	pipe.HIncrBy(ctx, key, "class:"+from, -1)
+	pipe.HIncrBy(ctx, key, "class:"+to, 1)
+	switch {
+	case fromCached && !toCached:
+		pipe.HIncrBy(ctx, key, "cached", -1)
+	case toCached && !fromCached:
+		pipe.HIncrBy(ctx, key, "cached", 1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("batch %s: reclass a job: %w", name, err)
+	}
+	return nil
+}
+
+var sealScript = redis.NewScript(completeIfDone + `
 if redis.call("HGET", KEYS[1], "state") == "open" then redis.call("HSET", KEYS[1], "state", "sealed") end
-` + completeIfDone)
+return completeIfDone()`)
 
 // Seal marks every row of the batch as read. It returns true when the
 // batch completed with it (every job was done already).
@@ -305,12 +336,12 @@ func (s *Store) Seal(ctx context.Context, name string) (completed bool, err erro
 	return n == 1, nil
 }
 
-var cancelScript = redis.NewScript(`
+var cancelScript = redis.NewScript(completeIfDone + `
 local state = redis.call("HGET", KEYS[1], "state")
 if not state then return -1 end
 if state == "completed" then return -2 end
 redis.call("HSET", KEYS[1], "state", "cancelled")
-` + completeIfDone)
+return completeIfDone()`)
 
 // Cancel cancels a batch: jobs not yet started are answered as cancelled
 // without a provider call; running ones finish. It returns true when the

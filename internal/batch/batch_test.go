@@ -116,3 +116,55 @@ func TestOpenRules(t *testing.T) {
 		t.Fatalf("list %+v, %v", list, err)
 	}
 }
+
+// TestQueueRecordAndReclass: a queued record says whether it counted the
+// job (once) and whether it completed the batch; Reclass moves a counted
+// job to another class and cache flag.
+func TestQueueRecordAndReclass(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	if _, err := s.Open(ctx, "b", "idcard", ""); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Reserve(ctx, "b", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, "b", Progress{Read: 2, Enqueued: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Seal(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	record := func(seq int64, class string, cached bool) (completed, counted bool) {
+		t.Helper()
+		pipe := s.rdb.Pipeline()
+		cmd := s.QueueRecord(ctx, pipe, "b", seq, class, cached)
+		_, _ = pipe.Exec(ctx)
+		completed, counted, err := RecordedCompleted("b", seq, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return completed, counted
+	}
+	if completed, counted := record(first, "match", true); completed || !counted {
+		t.Fatalf("first job: completed %v counted %v; want counted only", completed, counted)
+	}
+	if completed, counted := record(first, "mismatch", false); completed || counted {
+		t.Fatalf("first job again: completed %v counted %v; want neither", completed, counted)
+	}
+	if err := s.Reclass(ctx, "b", "match", true, "mismatch", false); err != nil {
+		t.Fatal(err)
+	}
+	if completed, counted := record(first+1, "match", false); !completed || !counted {
+		t.Fatalf("last job: completed %v counted %v; want both", completed, counted)
+	}
+	st, err := s.Get(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Done != 2 || st.ByClass["match"] != 1 || st.ByClass["mismatch"] != 1 || st.Cached != 0 || st.State != StateCompleted {
+		t.Fatalf("status %+v: want 2 done, one match, one mismatch, none cached, completed", st)
+	}
+}

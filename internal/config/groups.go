@@ -207,9 +207,9 @@ type Webhook struct {
 	// Schedule is the delivery retry schedule. Defaults to
 	// webhook.DefaultSchedule.
 	Schedule string
-	// InlineTimeout bounds the first delivery of a signup's event, made at
-	// once by the worker that stored the result. Defaults to 2s; a negative
-	// value sends every event through the webhooks queue.
+	// InlineTimeout bounds the first delivery of an event, made at once by
+	// the worker that stored the result. Defaults to 2s; a negative value
+	// sends every event through the webhooks queue.
 	InlineTimeout time.Duration
 }
 
@@ -220,7 +220,7 @@ func BindWebhook(fs *pflag.FlagSet, getenv Getenv) (*Webhook, func() error) {
 	b.secret(&c.Secrets, "webhook-secret", "the webhook signing secrets (whsec_…, comma-separated during a rotation)")
 	b.str(&c.DefaultURL, "webhook-url", "", "default webhook endpoint")
 	b.str(&c.Schedule, "webhook-schedule", "", "retry delays, e.g. 5s,5m,30m,2h,5h,10h,10h (default: about 27h in all)")
-	b.duration(&c.InlineTimeout, "webhook-inline-timeout", 2*time.Second, "bound on a signup event's first delivery, made at once by the worker (negative: through the queue)")
+	b.duration(&c.InlineTimeout, "webhook-inline-timeout", 2*time.Second, "bound on an event's first delivery, made at once by the worker that stored the result (negative: every event through the webhooks queue)")
 	return c, b.err
 }
 

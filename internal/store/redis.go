@@ -62,17 +62,42 @@ return 1`)
 
 // Save implements Store.
 func (r *Redis) Save(ctx context.Context, res *Result) (bool, error) {
+	keys, args, err := r.saveArgs(res)
+	if err != nil {
+		return false, err
+	}
+	return saved(res.JobID, saveScript.Run(ctx, r.rdb, keys, args...))
+}
+
+// QueueSave implements PipelineStore.
+func (r *Redis) QueueSave(ctx context.Context, pipe redis.Pipeliner, res *Result) func() (bool, error) {
+	keys, args, err := r.saveArgs(res)
+	if err != nil {
+		return func() (bool, error) { return false, err }
+	}
+	// EVAL, not EVALSHA: inside a pipeline a NOSCRIPT could not be
+	// retried by itself.
+	cmd := saveScript.Eval(ctx, pipe, keys, args...)
+	return func() (bool, error) { return saved(res.JobID, cmd) }
+}
+
+// saveArgs returns the keys and arguments of saveScript for res.
+func (r *Redis) saveArgs(res *Result) (keys []string, args []any, err error) {
 	if res.JobID == "" || res.OrderNo == "" {
-		return false, errors.New("store: result needs a job ID and an order number")
+		return nil, nil, errors.New("store: result needs a job ID and an order number")
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
-		return false, fmt.Errorf("store: encode result %s: %w", res.JobID, err)
+		return nil, nil, fmt.Errorf("store: encode result %s: %w", res.JobID, err)
 	}
-	n, err := saveScript.Run(ctx, r.rdb, []string{r.resultKey(res.JobID), r.orderKey(res.OrderNo)},
-		b, res.JobID, r.retention.Milliseconds()).Int()
+	return []string{r.resultKey(res.JobID), r.orderKey(res.OrderNo)}, []any{b, res.JobID, r.retention.Milliseconds()}, nil
+}
+
+// saved reads saveScript's answer.
+func saved(jobID string, cmd *redis.Cmd) (bool, error) {
+	n, err := cmd.Int()
 	if err != nil {
-		return false, fmt.Errorf("store: save result %s: %w", res.JobID, err)
+		return false, fmt.Errorf("store: save result %s: %w", jobID, err)
 	}
 	return n == 1, nil
 }
@@ -85,9 +110,7 @@ func (r *Redis) Get(ctx context.Context, jobID string) (*Result, error) {
 // Client returns the Redis client the store keeps its results in.
 func (r *Redis) Client() redis.UniversalClient { return r.rdb }
 
-// QueueGet queues Get's read on pipe, a pipeline of Client, for a caller
-// that reads a result in a round trip with other things; the returned
-// function gives Get's answer once the pipeline has run.
+// QueueGet implements PipelineStore.
 func (r *Redis) QueueGet(ctx context.Context, pipe redis.Pipeliner, jobID string) func() (*Result, error) {
 	cmd := pipe.Get(ctx, r.resultKey(jobID))
 	return func() (*Result, error) { return r.decode(jobID, cmd) }

@@ -42,8 +42,9 @@ func TestRedisRetention(t *testing.T) {
 	}
 }
 
-// TestRedisQueueGet: a read queued on a pipeline answers as Get does.
-func TestRedisQueueGet(t *testing.T) {
+// TestRedisQueued: a read and a save queued on a pipeline answer as Get
+// and Save do, the first save winning.
+func TestRedisQueued(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := redistest.New(t).Client(t)
@@ -51,15 +52,29 @@ func TestRedisQueueGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pg store.PipelineGetter = s
+	var pg store.PipelineStore = s
 	if pg.Client() != rdb {
 		t.Fatal("Client is not the store's client")
 	}
 	want := &store.Result{JobID: "vrf:q1", OrderNo: "q1", Kind: "idcard", Class: "match", Provider: "tencent-v3", AuthCode: "0"}
-	if _, err := s.Save(ctx, want); err != nil {
-		t.Fatal(err)
-	}
 	pipe := rdb.Pipeline()
+	first := pg.QueueSave(ctx, pipe, want)
+	second := pg.QueueSave(ctx, pipe, &store.Result{JobID: "vrf:q1", OrderNo: "q1", Class: "mismatch"})
+	invalid := pg.QueueSave(ctx, pipe, &store.Result{JobID: "vrf:q2"})
+	_, _ = pipe.Exec(ctx)
+	if ok, err := first(); !ok || err != nil {
+		t.Fatalf("first queued save: %v, %v; want stored", ok, err)
+	}
+	if ok, err := second(); ok || err != nil {
+		t.Fatalf("second queued save: %v, %v; want not stored, no error", ok, err)
+	}
+	if _, err := invalid(); err == nil {
+		t.Fatal("queued save of a result without an order number: no error")
+	}
+	if got, err := s.GetByOrderNo(ctx, "q1"); err != nil || got.Class != "match" {
+		t.Fatalf("after queued saves: %+v, %v; want the first", got, err)
+	}
+	pipe = rdb.Pipeline()
 	found := pg.QueueGet(ctx, pipe, "vrf:q1")
 	missing := pg.QueueGet(ctx, pipe, "vrf:none")
 	_, _ = pipe.Exec(ctx)

@@ -93,15 +93,18 @@ type Store interface {
 	GetByOrderNo(ctx context.Context, orderNo string) (*Result, error)
 }
 
-// PipelineGetter is implemented by a store that keeps its results in Redis
-// (*Redis): a caller using the same client can read a result in a round
-// trip with other reads.
-type PipelineGetter interface {
+// PipelineStore is implemented by a store that keeps its results in Redis
+// (*Redis): a caller using the same client can read or save a result in a
+// round trip with other commands.
+type PipelineStore interface {
 	// Client returns the Redis client of the store.
 	Client() redis.UniversalClient
 	// QueueGet queues the read of a job's result on pipe, a pipeline of
 	// Client; the function returned gives what Get would, after Exec.
 	QueueGet(ctx context.Context, pipe redis.Pipeliner, jobID string) func() (*Result, error)
+	// QueueSave queues Save of r on pipe, a pipeline of Client; the
+	// function returned gives what Save would, after Exec.
+	QueueSave(ctx context.Context, pipe redis.Pipeliner, r *Result) func() (bool, error)
 }
 
 // CSVColumns are the columns of a result exported as CSV.

@@ -244,15 +244,11 @@ type Webhook struct {
 	URL string `json:"url"`
 	// Body is the JSON event.
 	Body json.RawMessage `json:"body"`
-	// Inline is true when the worker that enqueued the task also made the
-	// first delivery itself; the task then delivers only if that one
-	// failed (see worker's InlineWebhookTimeout).
+	// Inline is true when the worker that enqueued the task made the first
+	// delivery itself, which failed: the task's runs are the second attempt
+	// and later (see worker's InlineWebhookTimeout).
 	Inline bool `json:"inline,omitempty"`
 }
-
-// WebhookDeliveredKey is the Redis key that says an inline delivery of the
-// webhook id succeeded.
-func WebhookDeliveredKey(id string) string { return "realname:webhook:delivered:" + id }
 
 // EncodeWebhook returns the payload bytes of w.
 func EncodeWebhook(w Webhook) ([]byte, error) {

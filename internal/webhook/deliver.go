@@ -39,8 +39,9 @@ var ErrInvalidRequest = errors.New("webhook: invalid delivery request")
 type ClientConfig struct {
 	// Signer signs every delivery. Required.
 	Signer *Signer
-	// HTTPClient sends the requests. Defaults to a client on
-	// http.DefaultTransport with Timeout as its timeout. Whatever is
+	// HTTPClient sends the requests. Defaults to a client on a copy of
+	// http.DefaultTransport that keeps MaxIdleConnsPerHost idle
+	// connections per receiver, with Timeout as its timeout. Whatever is
 	// given, Deliver never follows redirects: the Client uses a copy whose
 	// CheckRedirect returns http.ErrUseLastResponse.
 	HTTPClient *http.Client
@@ -61,6 +62,12 @@ type Client struct {
 	now       func() time.Time
 }
 
+// MaxIdleConnsPerHost is how many idle connections to one receiver the
+// default HTTP client keeps for reuse: a worker delivers many events at
+// once, often to one endpoint, and net/http's default of 2 would open (and
+// over TLS, handshake) a new connection for nearly every event.
+const MaxIdleConnsPerHost = 64
+
 // NewClient validates cfg, fills in its defaults and returns a Client.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Signer == nil {
@@ -75,6 +82,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		hc = *cfg.HTTPClient
 	} else {
 		hc.Timeout = timeout
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+		hc.Transport = t
 	}
 	// A redirect is a failure: following one would send a signed body to an
 	// address the customer did not register.

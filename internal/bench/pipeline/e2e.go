@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +40,9 @@ type e2eResult struct {
 	roundTrips, sent float64
 	billed           int64
 	received         arrivals
-	rss              []procExit
+	// cpu is the CPU time each process spent on the run, by name.
+	cpu []procCPU
+	rss []procExit
 }
 
 func (r e2eResult) rate() float64 { return float64(r.jobs) / r.elapsed.Seconds() }
@@ -63,8 +67,13 @@ func (h *harness) e2eRun(ctx context.Context, sb *sandboxProc) (e2eResult, error
 	if err != nil {
 		return r, err
 	}
-	ws, start, err := h.startWorkers(sb, name, workerSpec{count: 1, rateLimit: e2eRateLimit,
-		env: []string{"REALNAME_BULK_CONCURRENCY=" + strconv.Itoa(e2eConcurrency)}})
+	cpuBefore := []time.Duration{cpuTimeOf(h.redis.PID()), sb.cpuTime(), h.receiver.cpuTime()}
+	env := []string{"REALNAME_BULK_CONCURRENCY=" + strconv.Itoa(e2eConcurrency)}
+	if path := os.Getenv("PIPELINE_CPU_PROFILE"); path != "" {
+		// The worker's CPU profile of the run, for `go tool pprof`.
+		env = append(env, "REALNAME_CPU_PROFILE="+path)
+	}
+	ws, start, err := h.startWorkers(sb, name, workerSpec{count: 1, rateLimit: e2eRateLimit, env: env})
 	if err != nil {
 		return r, err
 	}
@@ -81,6 +90,10 @@ func (h *harness) e2eRun(ctx context.Context, sb *sandboxProc) (e2eResult, error
 	if err != nil {
 		return r, err
 	}
+	r.cpu = []procCPU{
+		{"redis-server", cpuTimeOf(h.redis.PID()) - cpuBefore[0]}, {"worker", ws[0].cpuTime()},
+		{"sandbox", sb.cpuTime() - cpuBefore[1]}, {"receiver", h.receiver.cpuTime() - cpuBefore[2]},
+	}
 	r.rss = stopWorkers(ws)
 	st, err := sb.stats(ctx)
 	if err != nil {
@@ -96,7 +109,18 @@ func (h *harness) e2eRun(ctx context.Context, sb *sandboxProc) (e2eResult, error
 		r.jobs, r.elapsed.Round(10*time.Millisecond), r.rate(), e2eConcurrency,
 		r.perJob(float64(r.commands.total)), r.perJob(float64(r.commands.scripts)), r.perJob(r.roundTrips), r.perJob(r.sent), rssRange(r.rss))
 	fmt.Printf("  Redis commands per verification by command: %s\n", topCommands(r.commands, r.jobs, 12))
+	var cpu []string
+	for _, c := range r.cpu {
+		cpu = append(cpu, fmt.Sprintf("%s %.0f", c.name, float64(c.d.Microseconds())/float64(r.jobs)))
+	}
+	fmt.Printf("  CPU µs per verification by process: %s\n", strings.Join(cpu, ", "))
 	return r, nil
+}
+
+// procCPU is the CPU time a process spent on a run.
+type procCPU struct {
+	name string
+	d    time.Duration
 }
 
 // asynqResult is the asynq baseline of (b).
@@ -135,6 +159,7 @@ func (h *harness) asynqBaseline(ctx context.Context, n int) (asynqResult, error)
 		LogLevel:    asynq.WarnLevel,
 	})
 	start := time.Now()
+	redisCPU, selfCPU := cpuTimeOf(h.redis.PID()), cpuTimeOf(os.Getpid())
 	err = srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
 		if handled.Add(1) == int64(n) {
 			once.Do(func() { close(all) })
@@ -153,13 +178,15 @@ func (h *harness) asynqBaseline(ctx context.Context, n int) (asynqResult, error)
 		return r, fmt.Errorf("asynq baseline: %d of %d tasks handled: %w", handled.Load(), n, errTimeout)
 	}
 	r.elapsed = time.Since(start)
+	redisCPU, selfCPU = cpuTimeOf(h.redis.PID())-redisCPU, cpuTimeOf(os.Getpid())-selfCPU
 	after, err := h.readCommandStats(ctx)
 	if err != nil {
 		return r, err
 	}
 	r.commands = diffCommands(before, after)
-	fmt.Printf("  asynq: %d no-op tasks in %s = %.0f tasks/s (concurrency %d); %.1f Redis commands per task\n",
-		n, r.elapsed.Round(10*time.Millisecond), r.rate(), e2eConcurrency, float64(r.commands.total)/float64(n))
+	fmt.Printf("  asynq: %d no-op tasks in %s = %.0f tasks/s (concurrency %d); %.1f Redis commands per task; CPU µs per task: redis-server %.0f, asynq server %.0f\n",
+		n, r.elapsed.Round(10*time.Millisecond), r.rate(), e2eConcurrency, float64(r.commands.total)/float64(n),
+		float64(redisCPU.Microseconds())/float64(n), float64(selfCPU.Microseconds())/float64(n))
 	return r, nil
 }
 

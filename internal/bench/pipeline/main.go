@@ -74,6 +74,8 @@ type config struct {
 	enqueueRows, enqueueBaseline int
 	// plot is the SVG file written. Defaults to bench-calls.svg.
 	plot string
+	// e2eOnly runs (b) and (d) alone, for work on the hot path.
+	e2eOnly bool
 }
 
 // withDefaults fills the zero fields of c with the defaults of its mode.
@@ -145,6 +147,7 @@ func main() {
 	flag.IntVar(&cfg.e2eJobs, "e2e-jobs", 0, "jobs of run (b) and of the asynq baseline (default 10000, 3000 with -short)")
 	flag.IntVar(&cfg.enqueueRows, "enqueue-rows", 0, "rows of the enqueue harness, (e) (default 1000000, 100000 with -short; BENCH_ROWS in make bench)")
 	flag.StringVar(&cfg.plot, "plot", "bench-calls.svg", "SVG file of the provider calls/s of each run of (a)")
+	flag.BoolVar(&cfg.e2eOnly, "e2e-only", false, "run only (b) and (d), end to end at zero latency next to bare asynq")
 	flag.Parse()
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -185,6 +188,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer h.close()
 
+	if cfg.e2eOnly {
+		return runE2E(ctx, h)
+	}
 	// (e) first, before any other process of ours competes for the CPUs:
 	// it is the same harness `make bench` always ran.
 	fmt.Println("\n== (e) bulk enqueue: the enqueue harness")
@@ -235,5 +241,28 @@ func run(ctx context.Context, cfg config) error {
 	res.plot = path
 	fmt.Println()
 	printTable(os.Stdout, res)
+	return nil
+}
+
+// runE2E runs (b) and (d) alone and prints their ratio.
+func runE2E(ctx context.Context, h *harness) error {
+	if err := h.startReceiver(ctx); err != nil {
+		return err
+	}
+	defer stopProc(h.receiver.proc)
+	sb, err := h.startSandbox(ctx, "sandbox-open", 0, "none")
+	if err != nil {
+		return err
+	}
+	e2e, err := h.e2eRun(ctx, sb)
+	stopProc(sb.proc)
+	if err != nil {
+		return err
+	}
+	aq, err := h.asynqBaseline(ctx, h.cfg.e2eJobs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nratio realname ÷ asynq: %.3f\n", e2e.rate()/aq.rate())
 	return nil
 }

@@ -40,12 +40,21 @@ import (
 // are a sentence, and an error string should not carry a page.
 const maxMessage = 300
 
+// MaxIdleConnsPerHost is how many idle connections to a provider's host a
+// client keeps for reuse. Every call of a worker goes to one host, and a
+// bulk pool runs as many calls at once as its rate times the latency:
+// net/http's default of 2 would close all the other connections after
+// each call and open (and, over TLS, handshake) a new one for the next.
+const MaxIdleConnsPerHost = 256
+
 // NewClient returns an HTTP client, on its own copy of
-// http.DefaultTransport, that returns a redirect as the answer instead of
-// following it.
+// http.DefaultTransport keeping up to MaxIdleConnsPerHost idle connections,
+// that returns a redirect as the answer instead of following it.
 func NewClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 	return &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
