@@ -2,12 +2,15 @@ package worker_test
 
 import (
 	"context"
+
+	"github.com/hibiken/asynq"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/realname-io/realname/internal/provider"
 	"github.com/realname-io/realname/internal/provider/aliyun"
+	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/provider/tencentv3"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/sandbox"
@@ -314,5 +317,52 @@ func TestNoRefusalsUnderStrictWindow(t *testing.T) {
 	}
 	if p.MaxPerSecond > quota {
 		t.Fatalf("%d calls admitted within one second, quota %d", p.MaxPerSecond, quota)
+	}
+}
+
+// TestOutageIsWaitedOut: with one provider and nowhere to fail over to, an
+// outage opens its circuit and the jobs wait: the provider sees a few
+// failures and one trial call per open period instead of every job's
+// retries, no job spends its retries or ends in error, and all complete
+// when it returns.
+func TestOutageIsWaitedOut(t *testing.T) {
+	t.Parallel()
+	const n = 20
+	b := setup(t, setupOpts{n: n})
+	if err := b.stack.Sandbox.SetOutage(tencentv2.Name, true); err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.stack.Client(tencentv2.Config{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := make(map[provider.Kind]provider.Route)
+	for _, k := range provider.Kinds {
+		routes[k] = provider.Route{Primary: p}
+	}
+	const openFor = 200 * time.Millisecond
+	router, err := provider.NewRouter(provider.RouterConfig{Routes: routes, Failures: 3, OpenFor: openFor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.startWorker(t, b.config(t, func(c *worker.Config) { c.Router, c.Provider = router, nil }))
+	b.enqueueAll(t, producer.Bulk)
+	const outage = 2 * time.Second
+	time.Sleep(outage)
+	refused := b.stack.Sandbox.Stats().Providers[tencentv2.Name].OutageRefused
+	if err := b.stack.Sandbox.SetOutage(tencentv2.Name, false); err != nil {
+		t.Fatal(err)
+	}
+	// The failures that open the circuit (a few more may be in flight),
+	// then one trial per open period. Without the circuit, each of the n
+	// jobs retries every 20–200ms: hundreds.
+	if limit := int64(3 + n + int(outage/openFor) + 2); refused > limit || refused < 3 {
+		t.Fatalf("the provider refused %d calls during a %s outage: want between 3 and %d", refused, outage, limit)
+	}
+	b.waitWebhooks(t, 30*time.Second)
+	b.checkTruth(t) // every job answered for real, none with an error result
+	in := asynq.NewInspectorFromRedisClient(b.rdb)
+	if _, archived := queueCounts(t, in); archived != 0 {
+		t.Fatalf("%d jobs archived after an outage", archived)
 	}
 }

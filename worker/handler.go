@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -136,13 +137,15 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// 2. Choose the provider: the kind's primary, its secondary while the
 	// primary's circuit is open, and whichever may have billed the job
 	// already, whatever the circuits say.
-	call, err := w.router.Pick(v.Kind, calls.billedBy)
+	call, err := w.pick(ctx, v.Kind, calls.billedBy)
 	switch {
 	case errors.Is(err, provider.ErrNotConfigured):
 		return w.finishError(ctx, log, v, jobID, &calls, lk, err.Error())
-	case err != nil:
+	case err != nil && ctx.Err() == nil:
 		log.Debug().Err(err).Msg("no provider can take the job now")
 		return &retryLater{delay: w.cfg.CircuitRetryDelay, failure: false, reason: err.Error()}
+	case err != nil:
+		return err
 	}
 	defer call.Abandon() // a call not made says nothing of the provider
 	p := call.Provider
@@ -266,6 +269,34 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		return &retryLater{delay: 0, failure: true, reason: err.Error()}
 	}
 	return err
+}
+
+// circuitPoll is how often a job waiting for an open circuit asks again
+// (plus up to as much jitter); the circuits are this process's, so asking
+// costs no round trip.
+const circuitPoll = 200 * time.Millisecond
+
+// pick returns the call the router lets through for a job of kind,
+// waiting while the circuits allow none, for up to CircuitWait or until
+// the worker stops (then ErrUnavailable), or until ctx ends.
+func (w *Worker) pick(ctx context.Context, kind provider.Kind, billedBy []string) (*provider.Call, error) {
+	deadline := time.Now().Add(w.cfg.CircuitWait)
+	for {
+		call, err := w.router.Pick(kind, billedBy)
+		if !errors.Is(err, provider.ErrUnavailable) || time.Now().After(deadline) {
+			return call, err
+		}
+		t := time.NewTimer(circuitPoll + rand.N(circuitPoll))
+		select {
+		case <-t.C:
+		case <-w.stopping:
+			t.Stop()
+			return nil, err
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // finishError stores a final error result for a job.

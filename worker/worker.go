@@ -110,9 +110,16 @@ type Config struct {
 	// of its own, so a batch of one kind cannot take the tokens of
 	// another. Defaults to the providers' documented quotas.
 	Quotas map[string]int
-	// CircuitRetryDelay is when a job is due again when no provider may
-	// take it (the circuits it can use are open); it does not use up a
-	// retry. Defaults to 2s.
+	// CircuitWait is how long a job waits, holding its place in the pool,
+	// while no provider may take it (the circuits it can use are open: the
+	// provider is down and there is no secondary, or the job is bound to
+	// it). An outage is waited out, not retried: only one trial call per
+	// circuit goes out until the provider answers again. Past CircuitWait
+	// the job is handed back, due after CircuitRetryDelay, without using
+	// up a retry. Defaults to 30s.
+	CircuitWait time.Duration
+	// CircuitRetryDelay is when a job handed back after CircuitWait is due
+	// again. Defaults to 2s.
 	CircuitRetryDelay time.Duration
 	// Cache answers a verification from an earlier one of the same kind
 	// and identity. Nil disables it.
@@ -208,6 +215,7 @@ func New(cfg Config) (*Worker, error) {
 	cfg.PausedRetryDelay = cmp.Or(cfg.PausedRetryDelay, 10*time.Second)
 	cfg.InflightTTL = cmp.Or(cfg.InflightTTL, 2*time.Minute)
 	cfg.CircuitRetryDelay = cmp.Or(cfg.CircuitRetryDelay, 2*time.Second)
+	cfg.CircuitWait = cmp.Or(cfg.CircuitWait, 30*time.Second)
 	if len(cfg.WebhookSchedule) == 0 {
 		cfg.WebhookSchedule = webhook.DefaultSchedule
 	}

@@ -155,8 +155,9 @@ var errAbandoned = errors.New("provider: call abandoned")
 // second bill. Otherwise the primary takes the call unless its circuit is
 // open (or half-open with its trial call under way), and then the
 // secondary does. A kind without a secondary has nowhere to fail over to:
-// its calls go to the primary whatever its circuit says, as they would
-// without one. The error matches ErrUnavailable when the circuits allow no
+// while its primary's circuit is open its jobs wait (ErrUnavailable), so
+// that an outage costs one trial call per OpenFor instead of every job's
+// retries. The error matches ErrUnavailable when the circuits allow no
 // call, and ErrNotConfigured when the job is bound to a provider that is
 // not configured.
 func (r *Router) Pick(kind Kind, billedBy []string) (*Call, error) {
@@ -175,9 +176,7 @@ func (r *Router) Pick(kind Kind, billedBy []string) (*Call, error) {
 	switch {
 	case err == nil:
 		return c, nil
-	case rt.Secondary == nil:
-		return &Call{Provider: target, done: func(error) {}}, nil
-	case len(billedBy) > 0 || fallback:
+	case rt.Secondary == nil || len(billedBy) > 0 || fallback:
 		return nil, err
 	}
 	return r.allow(rt.Secondary, true)

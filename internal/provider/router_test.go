@@ -168,18 +168,24 @@ func TestRouterOutcomes(t *testing.T) {
 	}
 }
 
+// TestRouterWithoutSecondary: with nowhere to fail over to, an open
+// circuit makes jobs wait (ErrUnavailable) instead of calling a provider
+// that is down; one trial call after OpenFor closes it again.
 func TestRouterWithoutSecondary(t *testing.T) {
 	t.Parallel()
 	b := setupRouter(t, false)
 	for range 3 {
 		b.call(t, nil, transient)
 	}
-	// Nowhere to fail over to: calls go on as without a circuit.
-	if name, err := b.call(t, nil, nil); err != nil || name != "a" || b.r.State("a") != "open" {
-		t.Fatalf("no secondary, primary's circuit open: call went to %q (%v), circuit %s", name, err, b.r.State("a"))
+	if name, err := b.call(t, nil, nil); !errors.Is(err, provider.ErrUnavailable) || b.r.State("a") != "open" {
+		t.Fatalf("no secondary, primary's circuit open: call went to %q (%v), circuit %s; want ErrUnavailable", name, err, b.r.State("a"))
 	}
-	if name, err := b.call(t, []string{"a"}, nil); err != nil || name != "a" {
-		t.Fatalf("no secondary, a job bound to the open primary: %q, %v", name, err)
+	if name, err := b.call(t, []string{"a"}, nil); !errors.Is(err, provider.ErrUnavailable) {
+		t.Fatalf("no secondary, a job bound to the open primary: %q, %v; want ErrUnavailable", name, err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	if name, err := b.call(t, nil, nil); err != nil || name != "a" || b.r.State("a") != "closed" {
+		t.Fatalf("trial after OpenFor: %q, %v, circuit %s; want a call that closes it", name, err, b.r.State("a"))
 	}
 }
 
