@@ -877,7 +877,7 @@ func TestK8sWorkerMetrics(t *testing.T) {
 	}
 	addr, ok := procEnv["REALNAME_METRICS_ADDR"]
 	if !ok {
-		t.Fatalf("%s: REALNAME_METRICS_ADDR is not set: /metrics is on loopback, out of Prometheus's reach", where)
+		t.Fatalf("%s: REALNAME_METRICS_ADDR is not set: the worker serves no /metrics", where)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -888,6 +888,66 @@ func TestK8sWorkerMetrics(t *testing.T) {
 	}
 	if c.portNumber(port) != port {
 		t.Errorf("%s: no containerPort %s for REALNAME_METRICS_ADDR=%s", where, port, addr)
+	}
+}
+
+// TestWorkerMetricsAddr: realname worker serves /metrics only where
+// REALNAME_METRICS_ADDR (or --metrics-addr) says, so that several workers
+// start side by side on one host. Every file that runs a worker says so
+// itself, not through the image's ENV; the systemd template unit gives each
+// instance a loopback port of its own, the instance name, which the
+// environment file must not override (EnvironmentFile= wins over
+// Environment=).
+func TestWorkerMetricsAddr(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	const name = "REALNAME_METRICS_ADDR"
+	sets := d.setVars()
+	workers := 0
+	for _, p := range d.processes(t) {
+		if p.role != "worker" {
+			continue
+		}
+		workers++
+		addr, fromFlag := p.env[name], false
+		for i, a := range p.args {
+			if a == "--metrics-addr" && i+1 < len(p.args) {
+				addr, fromFlag = p.args[i+1], true
+			} else if v, ok := strings.CutPrefix(a, "--metrics-addr="); ok {
+				addr, fromFlag = v, true
+			}
+		}
+		if addr == "" {
+			t.Errorf("%s: %s is not set: the worker serves no /metrics", p, name)
+			continue
+		}
+		own := fromFlag || slices.ContainsFunc(sets, func(v setVar) bool {
+			return v.file == p.file && v.name == name && (strings.HasPrefix(p.file, "systemd/") || strings.HasPrefix(v.where, p.name))
+		})
+		if !own {
+			t.Errorf("%s: %s=%s comes from the image only: set it in deploy/%s, where the worker runs", p, name, addr, p.file)
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Errorf("%s: metrics address %s: %v", p, addr, err)
+			continue
+		}
+		if strings.HasPrefix(p.file, "systemd/") && strings.Contains(p.file, "@.") {
+			if port != "%i" {
+				t.Errorf("%s: metrics address %s, want port %%i: every instance on the host needs a port of its own", p, addr)
+			}
+			if !strings.HasPrefix(host, "127.") && host != "localhost" && host != "::1" {
+				t.Errorf("%s: metrics address %s is not loopback", p, addr)
+			}
+			for _, l := range d.envFile {
+				if l.key == name {
+					t.Errorf("deploy/systemd/realname.env.example:%d: sets %s, which overrides every instance's own port (EnvironmentFile= wins over Environment=)", l.line, name)
+				}
+			}
+		}
+	}
+	if workers == 0 {
+		t.Fatal("deploy/: no file runs realname worker")
 	}
 }
 

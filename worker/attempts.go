@@ -64,16 +64,23 @@ func (w *Worker) countCall(ctx context.Context, jobID, providerName string) (job
 	return parseAttempts(all.Val()), nil
 }
 
+// decrScript takes one from each field ARGV of hash KEYS[1] that is above
+// zero: a count taken back never goes below zero, even when Redis lost the
+// write that counted it.
+var decrScript = redis.NewScript(`
+for i = 1, #ARGV do
+  if tonumber(redis.call("HGET", KEYS[1], ARGV[i]) or "0") > 0 then
+    redis.call("HINCRBY", KEYS[1], ARGV[i], -1)
+  end
+end
+return 0`)
+
 // uncountCall takes back a call counted by countCall that was not made;
 // best effort.
 func (w *Worker) uncountCall(ctx context.Context, jobID, providerName string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	key := w.attemptsKey(jobID)
-	pipe := w.cfg.Redis.TxPipeline()
-	pipe.HIncrBy(ctx, key, "calls", -1)
-	pipe.HIncrBy(ctx, key, billedPrefix+providerName, -1)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := decrScript.Run(ctx, w.cfg.Redis, []string{w.attemptsKey(jobID)}, "calls", billedPrefix+providerName).Err(); err != nil {
 		w.log.Warn().Err(err).Msg("could not take back a call that was not made")
 	}
 }
@@ -89,7 +96,7 @@ func (l *jobLock) settle(counted jobCalls, providerName string, billing provider
 	switch {
 	case billing == provider.NotBilled:
 		l.settleCmds = func(ctx context.Context, pipe redis.Pipeliner) {
-			pipe.HIncrBy(ctx, key, billedPrefix+providerName, -1)
+			decrScript.Eval(ctx, pipe, []string{key}, billedPrefix+providerName)
 		}
 	case !answered:
 		counted.possiblyBilled++
@@ -143,6 +150,9 @@ type lockedJob struct {
 // holds the lock.
 func (w *Worker) lockJob(ctx context.Context, jobID, batchName string) (l *jobLock, j lockedJob, ok bool, err error) {
 	l = &jobLock{w: w, jobID: jobID, key: "realname:inflight:" + jobID, token: strconv.FormatUint(rand.Uint64(), 36)}
+	if w.locks.holds(l.key) {
+		return nil, j, false, nil
+	}
 	pipe := w.cfg.Redis.Pipeline()
 	set := pipe.SetNX(ctx, l.key, l.token, w.cfg.InflightTTL)
 	all := pipe.HGetAll(ctx, w.attemptsKey(jobID))
@@ -160,6 +170,7 @@ func (w *Worker) lockJob(ctx context.Context, jobID, batchName string) (l *jobLo
 	if !set.Val() {
 		return nil, j, false, nil
 	}
+	w.locks.hold(l.key, l.token)
 	fail := func(err error) (*jobLock, lockedJob, bool, error) {
 		l.release(ctx)
 		return nil, lockedJob{}, false, err
@@ -197,6 +208,7 @@ func (l *jobLock) release(ctx context.Context) {
 		return
 	}
 	l.released = true
+	l.w.locks.drop(l.key)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	pipe := l.w.cfg.Redis.Pipeline()

@@ -320,6 +320,22 @@ func TestNoRefusalsUnderStrictWindow(t *testing.T) {
 	}
 }
 
+// router returns a router that sends every kind to p alone, its circuit
+// opening after failures transient failures in a row for openFor (0: the
+// default).
+func (b *bundle) router(t *testing.T, p provider.Provider, failures uint32, openFor time.Duration) *provider.Router {
+	t.Helper()
+	routes := make(map[provider.Kind]provider.Route)
+	for _, k := range provider.Kinds {
+		routes[k] = provider.Route{Primary: p}
+	}
+	r, err := provider.NewRouter(provider.RouterConfig{Routes: routes, Failures: failures, OpenFor: openFor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestOutageIsWaitedOut: with one provider and nowhere to fail over to, an
 // outage opens its circuit and the jobs wait: the provider sees a few
 // failures and one trial call per open period instead of every job's
@@ -332,20 +348,10 @@ func TestOutageIsWaitedOut(t *testing.T) {
 	if err := b.stack.Sandbox.SetOutage(tencentv2.Name, true); err != nil {
 		t.Fatal(err)
 	}
-	p, err := b.stack.Client(tencentv2.Config{Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes := make(map[provider.Kind]provider.Route)
-	for _, k := range provider.Kinds {
-		routes[k] = provider.Route{Primary: p}
-	}
 	const openFor = 200 * time.Millisecond
-	router, err := provider.NewRouter(provider.RouterConfig{Routes: routes, Failures: 3, OpenFor: openFor})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.startWorker(t, b.config(t, func(c *worker.Config) { c.Router, c.Provider = router, nil }))
+	b.startWorker(t, b.config(t, func(c *worker.Config) {
+		c.Router, c.Provider = b.router(t, c.Provider, 3, openFor), nil
+	}))
 	b.enqueueAll(t, producer.Bulk)
 	const outage = 2 * time.Second
 	time.Sleep(outage)

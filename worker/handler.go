@@ -137,10 +137,12 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// 2. Choose the provider: the kind's primary, its secondary while the
 	// primary's circuit is open, and whichever may have billed the job
 	// already, whatever the circuits say.
-	call, err := w.pick(ctx, v.Kind, calls.billedBy)
+	call, err := w.pick(ctx, v, calls.billedBy)
 	switch {
 	case errors.Is(err, provider.ErrNotConfigured):
 		return w.finishError(ctx, log, v, jobID, &calls, lk, err.Error())
+	case err != nil && ctx.Err() == nil && w.pastDeadline(v):
+		return w.finishError(ctx, log, v, jobID, &calls, lk, "job deadline passed while no provider could take it: "+err.Error())
 	case err != nil && ctx.Err() == nil:
 		log.Debug().Err(err).Msg("no provider can take the job now")
 		return &retryLater{delay: w.cfg.CircuitRetryDelay, failure: false, reason: err.Error()}
@@ -178,6 +180,31 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// of the provider action's limit, the last thing before the call, so
 	// that calls leave as evenly spaced as their slots. A stop while
 	// waiting hands the job back, uncounted; it is not a failure.
+	// A result this process stored moments ago and Redis lost with a
+	// crash of its host is stored again, not bought again.
+	if k, ok := w.recent.get(jobID); ok {
+		log.Warn().Msg("result stored moments ago not found in Redis: storing it again")
+		if err := w.storeKept(ctx, &k, false); err != nil {
+			return err
+		}
+		res, err := w.cfg.Store.Get(ctx, jobID)
+		if err != nil {
+			return fmt.Errorf("look up result: %w", err)
+		}
+		return w.announce(ctx, log, v, res, lk, nil)
+	}
+	// After a Redis restart, the results of the last seconds are stored
+	// again before any new call: this job's may be among them.
+	if waited, err := w.settle(ctx); err != nil {
+		return err
+	} else if waited {
+		if res, err := w.cfg.Store.Get(ctx, jobID); err == nil {
+			log.Info().Msg("result stored again after a Redis restart")
+			return w.announce(ctx, log, v, res, lk, nil)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("look up result: %w", err)
+		}
+	}
 	counted, err := w.countCall(ctx, jobID, p.Name())
 	if err != nil {
 		return err
@@ -276,13 +303,16 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 // costs no round trip.
 const circuitPoll = 200 * time.Millisecond
 
-// pick returns the call the router lets through for a job of kind,
-// waiting while the circuits allow none, for up to CircuitWait or until
-// the worker stops (then ErrUnavailable), or until ctx ends.
-func (w *Worker) pick(ctx context.Context, kind provider.Kind, billedBy []string) (*provider.Call, error) {
+// pick returns the call the router lets through for job v, waiting while
+// the circuits allow none, for up to CircuitWait, the job's deadline or
+// until the worker stops (then ErrUnavailable), or until ctx ends.
+func (w *Worker) pick(ctx context.Context, v task.Verification, billedBy []string) (*provider.Call, error) {
 	deadline := time.Now().Add(w.cfg.CircuitWait)
+	if d := v.EnqueuedAt.Add(w.cfg.JobDeadline); !v.EnqueuedAt.IsZero() && d.Before(deadline) {
+		deadline = d
+	}
 	for {
-		call, err := w.router.Pick(kind, billedBy)
+		call, err := w.router.Pick(v.Kind, billedBy)
 		if !errors.Is(err, provider.ErrUnavailable) || time.Now().After(deadline) {
 			return call, err
 		}
@@ -320,13 +350,25 @@ func (w *Worker) finishError(ctx context.Context, log zerolog.Logger, v task.Ver
 // finish stores a job's final result and announces it (see announce). The
 // store keeps the first result: if another run stored one first, that one
 // is what the batch counts and the webhook carries. lk, the run's lock if
-// it holds one, is released on the way.
+// it holds one, is released on the way. A result that cannot be stored
+// now (Redis unreachable) is kept until it can be (see keep).
 func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result, lk *jobLock) error {
+	res.CompletedAt = time.Now()
+	err := w.storeAndAnnounce(ctx, log, v, res, lk)
+	var ns *notStoredError
+	if !errors.As(err, &ns) {
+		return err
+	}
+	return w.keep(ctx, log, v, res, lk, err)
+}
+
+// storeAndAnnounce stores res and announces it, in one attempt. An error
+// matching *notStoredError means the result is not stored.
+func (w *Worker) storeAndAnnounce(ctx context.Context, log zerolog.Logger, v task.Verification, res *store.Result, lk *jobLock) error {
 	// A stop must not lose an answer that was paid for: store it even if
 	// the task's context ends now.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	res.CompletedAt = time.Now()
 	if w.pipeStore != nil {
 		// The store shares the worker's Redis: the save joins the round
 		// trip of the batch record and the lock's release.
@@ -334,7 +376,7 @@ func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verifica
 	}
 	stored, err := w.cfg.Store.Save(sctx, res)
 	if err != nil {
-		return fmt.Errorf("store result: %w", err)
+		return &notStoredError{err}
 	}
 	if stored {
 		return w.announce(sctx, log, v, res, lk, alreadySaved)
@@ -344,6 +386,12 @@ func (w *Worker) finish(ctx context.Context, log zerolog.Logger, v task.Verifica
 	}
 	return w.announce(sctx, log, v, res, lk, nil)
 }
+
+// notStoredError is the error of a result that could not be stored.
+type notStoredError struct{ err error }
+
+func (e *notStoredError) Error() string { return "store result: " + e.err.Error() }
+func (e *notStoredError) Unwrap() error { return e.err }
 
 // queueSave queues the save of a result on a pipeline (a
 // store.PipelineStore's QueueSave); alreadySaved stands for a save made
@@ -381,13 +429,14 @@ func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verifi
 		_, _ = pipe.Exec(ctx) // each command's error is read below
 		if unlock != nil && unlock.Err() == nil {
 			lk.released = true // else the deferred release tries again
+			w.locks.drop(lk.key)
 		}
 	}
 	ours := false // this run stored the result
 	if saved != nil {
 		var err error
 		if ours, err = saved(); err != nil {
-			return fmt.Errorf("store result: %w", err)
+			return &notStoredError{err}
 		}
 	}
 	counted := res
@@ -402,6 +451,7 @@ func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verifi
 		// Counted here, once per job: a re-run finds the stored result
 		// and announces it again, but stores nothing.
 		w.cfg.Metrics.Verification(res.Kind, res.Class, res.Cached)
+		w.recent.add(keptFrom(v, res), w.cfg.RecentKeep)
 	}
 	if record != nil {
 		completed, countedNow, err := batch.RecordedCompleted(v.Batch, v.BatchSeq, record)

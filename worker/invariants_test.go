@@ -181,7 +181,13 @@ func TestExhaustedRetriesEndWithError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, setupOpts{n: 3, faults: sandbox.Faults{HTTP5xxRate: 1}})
-			b.startWorker(t, b.config(t, func(c *worker.Config) { c.MaxAttemptsPerOrder = tc.cap }))
+			b.startWorker(t, b.config(t, func(c *worker.Config) {
+				c.MaxAttemptsPerOrder = tc.cap
+				// A provider failing every call would open its circuit and
+				// the jobs would wait it out (TestOutageIsWaitedOut): keep
+				// it closed, as for failures of single jobs.
+				c.Router, c.Provider = b.router(t, c.Provider, 1000, 0), nil
+			}))
 			b.enqueueAll(t, producer.Signup)
 			b.waitWebhooks(t, 60*time.Second)
 			for _, e := range b.stack.Entries {

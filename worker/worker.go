@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -20,6 +21,7 @@ import (
 	"github.com/realname-io/realname/internal/metrics"
 	"github.com/realname-io/realname/internal/provider"
 	"github.com/realname-io/realname/internal/ratelimit"
+	"github.com/realname-io/realname/internal/spool"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/internal/webhook"
@@ -95,11 +97,39 @@ type Config struct {
 	// it waits in its paused queue until an operator resumes it. Defaults to
 	// 10s.
 	PausedRetryDelay time.Duration
-	// InflightTTL bounds how long one run of a job holds the lock that keeps
-	// a second run from calling the provider at the same time; a run that
-	// crashed releases it by expiry. Defaults to 2m; keep it above the
-	// provider timeout.
+	// InflightTTL is the lifetime of the lock that keeps a second run of a
+	// job from calling the provider at the same time. The run holding it
+	// refreshes it every third of that, however long its call takes; a run
+	// whose worker died loses it within InflightTTL. Defaults to 10s.
 	InflightTTL time.Duration
+	// OrphanAfter is how long an active task's asynq lease may go without
+	// an extension (asynq extends the leases of running tasks every 5s)
+	// before any worker puts the task back in its queue: the job of a
+	// worker that died runs again after about this long, instead of
+	// asynq's one to two minutes. Keep it well above 5s plus the clock
+	// skew between worker hosts. Defaults to 12s.
+	OrphanAfter time.Duration
+	// OrphanScan is how often each worker looks for orphaned tasks.
+	// Defaults to 2s.
+	OrphanScan time.Duration
+	// Spool keeps the results that cannot be stored now (Redis unreachable)
+	// on local disk until they are, across a stop or a crash of the worker
+	// (see package spool). Nil keeps them in memory only, for as long as
+	// the process lives.
+	Spool *spool.Spool
+	// SpoolScan is how often the worker stores what stopped workers left
+	// in the spool's directory. Defaults to 5s.
+	SpoolScan time.Duration
+	// StoreRetryCap caps the backoff between attempts to store a result
+	// while Redis cannot take it. Defaults to 2s.
+	StoreRetryCap time.Duration
+	// RecentKeep is how long a stored result stays in memory, to be
+	// stored again if Redis restarts without it (appendfsync everysec
+	// loses up to a second of writes). Defaults to 5s.
+	RecentKeep time.Duration
+	// RestartSettle is how long provider calls wait after Redis restarted,
+	// while every worker stores its recent results again. Defaults to 3s.
+	RestartSettle time.Duration
 	// RateLimit limits the calls of a provider that documents no quota
 	// (tencent-v2), across processes. Its Burst and Headroom apply to
 	// every limit, the per-action quotas' too.
@@ -180,6 +210,13 @@ type Worker struct {
 	// receivers holds a circuit per webhook receiver for inline
 	// deliveries.
 	receivers *receiverCircuits
+	// locks refreshes the job locks this process holds.
+	locks *lockKeeper
+	// recent holds the results stored in the last RecentKeep.
+	recent recent
+	// settleUntil holds provider calls until then (Unix ns) after a Redis
+	// restart.
+	settleUntil atomic.Int64
 	// limits holds the rate limit of each provider action, by limitKey.
 	limits   map[string]*callLimit
 	batches  *batch.Store
@@ -213,7 +250,16 @@ func New(cfg Config) (*Worker, error) {
 	cfg.RetryCap = cmp.Or(cfg.RetryCap, 5*time.Minute)
 	cfg.ThrottleDelay = cmp.Or(cfg.ThrottleDelay, 2*time.Second)
 	cfg.PausedRetryDelay = cmp.Or(cfg.PausedRetryDelay, 10*time.Second)
-	cfg.InflightTTL = cmp.Or(cfg.InflightTTL, 2*time.Minute)
+	cfg.InflightTTL = cmp.Or(cfg.InflightTTL, 10*time.Second)
+	cfg.OrphanAfter = cmp.Or(cfg.OrphanAfter, 12*time.Second)
+	cfg.OrphanScan = cmp.Or(cfg.OrphanScan, 2*time.Second)
+	cfg.SpoolScan = cmp.Or(cfg.SpoolScan, 5*time.Second)
+	cfg.StoreRetryCap = cmp.Or(cfg.StoreRetryCap, 2*time.Second)
+	cfg.RecentKeep = cmp.Or(cfg.RecentKeep, 5*time.Second)
+	cfg.RestartSettle = cmp.Or(cfg.RestartSettle, 3*time.Second)
+	if cfg.OrphanAfter < 7*time.Second {
+		return nil, errors.New("worker: OrphanAfter must be at least 7s: asynq extends leases every 5s")
+	}
 	cfg.CircuitRetryDelay = cmp.Or(cfg.CircuitRetryDelay, 2*time.Second)
 	cfg.CircuitWait = cmp.Or(cfg.CircuitWait, 30*time.Second)
 	if len(cfg.WebhookSchedule) == 0 {
@@ -245,6 +291,7 @@ func New(cfg Config) (*Worker, error) {
 		limits:    make(map[string]*callLimit),
 		batches:   batch.New(cfg.Redis),
 		receivers: newReceiverCircuits(receiverOpenFor),
+		locks:     newLockKeeper(),
 		stopping:  make(chan struct{}),
 	}
 	if ps, ok := cfg.Store.(store.PipelineStore); ok && ps.Client() == cfg.Redis {
@@ -307,6 +354,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	budgetDone := make(chan struct{})
 	go func() { defer close(budgetDone); w.resumeAfterBudget(ctx) }()
+	// The locks are refreshed until the pools have stopped: a call still
+	// running at shutdown keeps its lock.
+	keepCtx, stopKeeping := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopKeeping()
+	go w.locks.run(keepCtx, w.cfg.Redis, w.cfg.InflightTTL, func(err error) {
+		w.log.Warn().Err(err).Msg("could not refresh job locks")
+	})
+	go w.recoverOrphans(ctx)
+	go w.drainSpool(ctx)
+	go w.watchRestarts(ctx)
 	w.log.Info().Int("concurrency", w.cfg.Concurrency).Int("bulk_concurrency", max(0, w.cfg.BulkConcurrency)).
 		Int("rate_limit", w.cfg.RateLimit.Rate).Int("daily_budget", w.cfg.DailyBudget).Bool("cache", w.cfg.Cache != nil).
 		Msg("worker started")

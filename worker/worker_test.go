@@ -63,18 +63,24 @@ type setupOpts struct {
 	v3Faults, aliyunFaults sandbox.Faults
 	// quotas are the sandbox's per-action quotas.
 	quotas sandbox.Quotas
+	// rdb is the Redis to use; defaults to a database of the package's
+	// private server.
+	rdb *redis.Client
 }
 
 func setup(t *testing.T, o setupOpts) *bundle {
 	t.Helper()
-	db := redistest.New(t)
+	rdb := o.rdb
+	if rdb == nil {
+		rdb = redistest.New(t).Client(t)
+	}
 	st, err := demo.NewStack(demo.StackConfig{N: o.n, Seed: 7, Faults: o.faults, Receiver: o.receiver,
 		TencentV3Faults: o.v3Faults, AliyunFaults: o.aliyunFaults, Quotas: o.quotas})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	b := &bundle{rdb: db.Client(t), stack: st, logs: &syncBuffer{}}
+	b := &bundle{rdb: rdb, stack: st, logs: &syncBuffer{}}
 	b.log = zerolog.New(b.logs).With().Timestamp().Logger()
 	if b.store, err = store.NewRedis(b.rdb, store.RedisConfig{}); err != nil {
 		t.Fatal(err)

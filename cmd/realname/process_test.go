@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,10 +59,29 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
+// syncBuffer is a bytes.Buffer that a process's output can be written to
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // workerProc is a `realname worker` process.
 type workerProc struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncBuffer
 	done chan error
 }
 
@@ -69,7 +89,7 @@ func startWorkerProc(t *testing.T, env []string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(binary(t), "worker")
 	cmd.Env = append(os.Environ(), env...)
-	p := &workerProc{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &workerProc{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -197,6 +217,104 @@ func TestWorkerProcesses(t *testing.T) {
 				t.Fatalf("worker %d logged personal data", i)
 			}
 		}
+	}
+}
+
+// TestTwoWorkersDefaultSettings: two `realname worker` processes on one
+// host, with nothing set but Redis and the provider, both start and both
+// stop cleanly on SIGTERM. /metrics listens only when REALNAME_METRICS_ADDR
+// or --metrics-addr says where, so that two workers cannot collide on a
+// default port (a second one used to exit with "address already in use").
+func TestTwoWorkersDefaultSettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	// The default is what is tested: nothing inherited may set the address.
+	t.Setenv("REALNAME_METRICS_ADDR", "")
+	os.Unsetenv("REALNAME_METRICS_ADDR")
+	db := redistest.New(t)
+	st, err := demo.NewStack(demo.StackConfig{N: 1, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	env := []string{
+		"REALNAME_REDIS_URL=" + db.URL(),
+		"REALNAME_TENCENT_SECRET_ID=" + demo.SecretID,
+		"REALNAME_TENCENT_SECRET_KEY=" + demo.SecretKey,
+		"REALNAME_TENCENT_ENDPOINT=" + st.SandboxURL,
+		"REALNAME_SHUTDOWN_TIMEOUT=5s",
+	}
+	procs := []*workerProc{startWorkerProc(t, env), startWorkerProc(t, env)}
+	deadline := time.Now().Add(20 * time.Second)
+	for i, p := range procs {
+		for !strings.Contains(p.logs.String(), "worker started") {
+			select {
+			case err := <-p.done:
+				p.done <- err // for the cleanup
+				t.Fatalf("worker %d exited (%v) before it started; logs:\n%s", i, err, p.logs)
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("worker %d did not log \"worker started\" within 20s; logs:\n%s", i, p.logs)
+			}
+		}
+	}
+	// Both are still running once both have started.
+	for i, p := range procs {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("worker %d exited (%v) after it started; logs:\n%s", i, err, p.logs)
+		default:
+		}
+	}
+	for _, p := range procs {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range procs {
+		select {
+		case err := <-p.done:
+			p.done <- err // for the cleanup
+			if err != nil {
+				t.Fatalf("worker %d exited with %v after SIGTERM; logs:\n%s", i, err, p.logs)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("worker %d did not stop within 20s of SIGTERM; logs:\n%s", i, p.logs)
+		}
+		logs := p.logs.String()
+		if !strings.Contains(logs, "worker stopped") {
+			t.Fatalf("worker %d did not shut down gracefully; logs:\n%s", i, logs)
+		}
+		if strings.Count(logs, "metrics endpoint off") != 1 || strings.Contains(logs, "serving metrics") {
+			t.Fatalf("worker %d: want /metrics off by default, logged once; logs:\n%s", i, logs)
+		}
+	}
+}
+
+// TestWorkerMetricsAddrInUse: a metrics address that is configured stays
+// strict: a port in use fails the worker at once, naming the endpoint.
+func TestWorkerMetricsAddrInUse(t *testing.T) {
+	db := redistest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("REALNAME_TENCENT_SECRET_ID", demo.SecretID)
+	t.Setenv("REALNAME_TENCENT_SECRET_KEY", demo.SecretKey)
+	t.Setenv("REALNAME_METRICS_ADDR", ln.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	err = run(ctx, []string{"worker", "--redis-url", db.URL()}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "metrics endpoint") || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Fatalf("worker with its metrics port in use: %v, want a metrics endpoint error naming %s; logs:\n%s", err, ln.Addr(), &errOut)
+	}
+	if strings.Contains(errOut.String(), "worker started") {
+		t.Fatalf("the worker started before failing; logs:\n%s", &errOut)
 	}
 }
 

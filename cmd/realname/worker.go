@@ -19,24 +19,21 @@ import (
 	"github.com/realname-io/realname/internal/config"
 	"github.com/realname-io/realname/internal/metrics"
 	"github.com/realname-io/realname/internal/provider"
+	"github.com/realname-io/realname/internal/spool"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/worker"
 )
 
-// defaultMetricsAddr is where `realname worker` serves /metrics unless
-// --metrics-addr or REALNAME_METRICS_ADDR says otherwise: loopback only, on
-// the port of the OpenTelemetry Prometheus exporter.
-const defaultMetricsAddr = "127.0.0.1:9464"
+// exampleMetricsAddr is the address the docs and the deploy files give
+// /metrics on a host (the port of the OpenTelemetry Prometheus exporter).
+// It is not a default: `realname worker` serves /metrics only where
+// --metrics-addr or REALNAME_METRICS_ADDR says, so that several workers
+// on one host start with default settings instead of colliding on a port.
+const exampleMetricsAddr = "127.0.0.1:9464"
 
-// metricsAddrFromEnv returns REALNAME_METRICS_ADDR, or defaultMetricsAddr
-// when it is unset. Unlike envOr, a variable set but empty is kept: it
-// disables the endpoint.
-func metricsAddrFromEnv() string {
-	if v, ok := os.LookupEnv("REALNAME_METRICS_ADDR"); ok {
-		return v
-	}
-	return defaultMetricsAddr
-}
+// metricsAddrFromEnv returns REALNAME_METRICS_ADDR: empty, and the endpoint
+// off, when it is unset or empty.
+func metricsAddrFromEnv() string { return os.Getenv("REALNAME_METRICS_ADDR") }
 
 func newWorkerCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -48,7 +45,9 @@ limit of the provider action, calls the provider of the job's kind (Tencent
 Cloud API 3.0, Tencent's v2 gateway or Alibaba Cloud; --provider, with
 --provider-fallback taking the jobs while the primary is down), stores each
 final result and delivers its signed webhook from the webhooks queue. SIGTERM or Ctrl-C stops it gracefully:
-in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`,
+in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.
+Prometheus /metrics is served only where --metrics-addr says (off by default,
+so that several workers start side by side on one host).`,
 		Args: cobra.NoArgs,
 	}
 	rc, _ := config.BindRedis(cmd.Flags(), os.Getenv) // rc.Client reports bad values
@@ -56,7 +55,8 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 	wc, werr := config.BindWorker(cmd.Flags(), os.Getenv)
 	hc, herr := config.BindWebhook(cmd.Flags(), os.Getenv)
 	metricsAddr := cmd.Flags().String("metrics-addr", metricsAddrFromEnv(),
-		"address of the Prometheus /metrics endpoint; empty disables it (env REALNAME_METRICS_ADDR)")
+		"address of the Prometheus /metrics endpoint, e.g. "+exampleMetricsAddr+"; off unless set, so that several workers share a host "+
+			"(give each its own port); a port in use fails the worker at start (env REALNAME_METRICS_ADDR)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		for _, f := range []func() error{terr, werr, herr} {
 			if err := f(); err != nil {
@@ -99,11 +99,19 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 		if err != nil {
 			return err
 		}
+		sp, err := spool.Open(wc.SpoolDir)
+		if err != nil {
+			return fmt.Errorf("%w (set REALNAME_SPOOL_DIR to a writable directory)", err)
+		}
+		defer sp.Close()
 		var reg *prometheus.Registry
 		var m *metrics.Metrics
 		if *metricsAddr != "" {
 			reg, m = workerRegistry(rdb)
 			rdb.AddHook(m.RedisHook())
+		} else {
+			g.log.Info().Msg("metrics endpoint off: set REALNAME_METRICS_ADDR or --metrics-addr (e.g. " + exampleMetricsAddr +
+				", a port of its own for each worker on the host) to serve /metrics")
 		}
 		w, err := worker.New(worker.Config{
 			Redis: rdb, Router: router, Quotas: quotas, Store: st, Webhooks: hooks, Cache: resultCache,
@@ -111,6 +119,7 @@ in-flight calls finish (up to --shutdown-timeout) and the rest are handed back.`
 			DailyBudget: wc.DailyBudget, BudgetStopsSignup: wc.BudgetStopsSignup, MaxAttemptsPerOrder: wc.MaxAttemptsPerOrder,
 			ShutdownTimeout: wc.ShutdownTimeout, JobDeadline: wc.JobDeadline,
 			RateLimit: wc.RateLimitConfig(), BulkRateShare: wc.BulkRateShare, DefaultWebhookURL: hc.DefaultURL, WebhookSchedule: sched, InlineWebhookTimeout: hc.InlineTimeout,
+			Spool:  sp,
 			Logger: &g.log, Metrics: m,
 		})
 		if err != nil {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -150,6 +152,26 @@ type Worker struct {
 	CacheSecret Secret
 	// CacheTTL defaults to 168h (7 days).
 	CacheTTL time.Duration
+	// SpoolDir is where the worker keeps, on local disk, the answers it
+	// cannot store in Redis yet (see package spool); the workers of one
+	// host may share it. Defaults to DefaultSpoolDir.
+	SpoolDir string
+}
+
+// DefaultSpoolDir is the spool directory used when none is set:
+// $STATE_DIRECTORY/spool under systemd's StateDirectory=, else
+// $XDG_STATE_HOME/realname/spool, else ~/.local/state/realname/spool.
+func DefaultSpoolDir(getenv Getenv) string {
+	if d, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); d != "" {
+		return filepath.Join(d, "spool")
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "realname", "spool")
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "state", "realname", "spool")
+	}
+	return filepath.Join(os.TempDir(), "realname-spool")
 }
 
 // BindWorker registers the worker settings on fs.
@@ -172,6 +194,7 @@ func BindWorker(fs *pflag.FlagSet, getenv Getenv) (*Worker, func() error) {
 	b.integer(&c.MaxAttemptsPerOrder, "max-attempts-per-order", 12, "provider calls allowed for one order number")
 	b.secret(&c.CacheSecret, "cache-secret", "the result cache's key (at least 16 bytes; the cache is off without it)")
 	b.duration(&c.CacheTTL, "cache-ttl", 7*24*time.Hour, "how long an answer is reused for the same kind and identity")
+	b.str(&c.SpoolDir, "spool-dir", DefaultSpoolDir(getenv), "directory where answers wait, on local disk, until Redis can store them; shared by the workers of a host")
 	return c, b.err
 }
 

@@ -54,6 +54,8 @@ type Metrics struct {
 	redisCommands     prometheus.Counter
 	budgetLeft        prometheus.Gauge
 	budgetUsed        prometheus.Gauge
+	orphans           *prometheus.CounterVec
+	callsCut          *prometheus.CounterVec
 }
 
 // New returns Metrics whose collectors are registered with reg. Like
@@ -104,6 +106,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: Namespace, Name: "budget_used",
 			Help: "Provider calls counted against today's daily budget (CST), by every worker sharing the Redis.",
 		}),
+		orphans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "orphans_recovered_total",
+			Help: "Active tasks of a worker that stopped answering (its asynq lease not extended for the orphan period), put back in their queue by this process, by queue.",
+		}, []string{"queue"}),
+		callsCut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "calls_cut_total",
+			Help: "Provider calls found counted but never settled (their worker died during the call): possibly billed, recorded on the job's result, by provider.",
+		}, []string{"provider"}),
 	}
 	m.budgetLeft.Set(-1)
 	// Series of small fixed label sets start at zero, so that rates and
@@ -119,13 +129,34 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.redisRoundTrips.WithLabelValues("command")
 	m.redisRoundTrips.WithLabelValues("pipeline")
+	for _, q := range []string{task.QueueSignup, task.QueueBulk, task.QueueWebhook} {
+		m.orphans.WithLabelValues(q)
+	}
 	m.cacheLookups.WithLabelValues("hit")
 	m.cacheLookups.WithLabelValues("miss")
 	if reg != nil {
 		reg.MustRegister(m.verifications, m.providerDuration, m.providerErrors, m.rateLimitWait,
-			m.webhookDeliveries, m.cacheLookups, m.redisRoundTrips, m.redisCommands, m.budgetLeft, m.budgetUsed)
+			m.webhookDeliveries, m.cacheLookups, m.redisRoundTrips, m.redisCommands, m.budgetLeft, m.budgetUsed,
+			m.orphans, m.callsCut)
 	}
 	return m
+}
+
+// OrphanRecovered counts one orphaned task put back in queue.
+func (m *Metrics) OrphanRecovered(queue string) {
+	if m == nil {
+		return
+	}
+	m.orphans.WithLabelValues(queue).Inc()
+}
+
+// CallsCut counts n calls to the named provider that a crash cut: counted,
+// never settled, possibly billed.
+func (m *Metrics) CallsCut(providerName string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.callsCut.WithLabelValues(providerLabel(providerName)).Add(float64(n))
 }
 
 // Verification counts one stored final result of kind (task.Kind) with class

@@ -54,6 +54,9 @@ type Options struct {
 	// Dir is the server's working directory (AOF, logs). Defaults to a new
 	// temporary directory, removed by Stop.
 	Dir string
+	// Port is the port to listen on. Defaults to a free one; set it (with
+	// Dir and the same Args) to start a server again where one stopped.
+	Port int
 }
 
 // Start runs a redis-server on a free loopback port and waits until it
@@ -73,9 +76,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	var lastErr error
 	// A port found free can be taken before redis-server binds it: try a few.
 	for range 5 {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
+		port := opts.Port
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return nil, err
+			}
 		}
 		args := append([]string{
 			"--port", strconv.Itoa(port),
@@ -135,6 +140,22 @@ func (s *Server) waitReady(ctx context.Context) error {
 func (s *Server) kill() {
 	_ = s.cmd.Process.Kill()
 	<-s.done
+}
+
+// Kill kills the server with SIGKILL, as a crash would, and waits until
+// it is gone. Its directory stays.
+func (s *Server) Kill() { s.kill() }
+
+// Shutdown stops the server with SIGTERM, as an operator would (Redis
+// writes its AOF and exits), and waits until it is gone. Its directory
+// stays.
+func (s *Server) Shutdown() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.kill()
+	}
 }
 
 // Stop shuts the server down and removes its directory when Start made it.
