@@ -29,6 +29,9 @@ func (w *Worker) attemptsKey(jobID string) string { return "realname:attempts:" 
 // jobCalls is what the attempt counters say of a job.
 type jobCalls struct {
 	calls, possiblyBilled int
+	// settled counts the calls whose run recorded how they ended: a call
+	// counted but never settled was cut by its worker's death.
+	settled int
 	// billedBy names the providers that may have billed the job, sorted.
 	billedBy []string
 }
@@ -36,7 +39,7 @@ type jobCalls struct {
 const billedPrefix = "billed:"
 
 func parseAttempts(m map[string]string) jobCalls {
-	c := jobCalls{calls: atoi(m["calls"]), possiblyBilled: atoi(m["unknown"])}
+	c := jobCalls{calls: atoi(m["calls"]), possiblyBilled: atoi(m["unknown"]), settled: atoi(m["settled"])}
 	for f, v := range m {
 		if name, ok := strings.CutPrefix(f, billedPrefix); ok && atoi(v) > 0 {
 			c.billedBy = append(c.billedBy, name)
@@ -46,14 +49,24 @@ func parseAttempts(m map[string]string) jobCalls {
 	return c
 }
 
+// cut returns how many of the job's calls were counted but never settled:
+// their runs died during the call (or between its answer and storing it).
+// The provider may have billed them.
+func (c jobCalls) cut() int { return max(0, c.calls-c.settled) }
+
 // countCall records, before it is made, a call of the job to the named
 // provider: until the answer says otherwise, the provider may bill it, so
 // a crash during the call leaves the job bound to that provider. A call
 // that could not be recorded is not made: nothing would stop a later run
-// from paying a second provider for it.
-func (w *Worker) countCall(ctx context.Context, jobID, providerName string) (jobCalls, error) {
+// from paying a second provider for it. cut calls found by this run are
+// recorded as possibly billed, and settled, in the same round trip.
+func (w *Worker) countCall(ctx context.Context, jobID, providerName string, cut int) (jobCalls, error) {
 	key := w.attemptsKey(jobID)
 	pipe := w.cfg.Redis.TxPipeline()
+	if cut > 0 {
+		pipe.HIncrBy(ctx, key, "unknown", int64(cut))
+		pipe.HIncrBy(ctx, key, "settled", int64(cut))
+	}
 	pipe.HIncrBy(ctx, key, "calls", 1)
 	pipe.HIncrBy(ctx, key, billedPrefix+providerName, 1)
 	pipe.Expire(ctx, key, attemptsRetention)
@@ -93,14 +106,19 @@ func (w *Worker) uncountCall(ctx context.Context, jobID, providerName string) {
 // then the job stays bound to the provider, which is the safe side.
 func (l *jobLock) settle(counted jobCalls, providerName string, billing provider.Billing, answered bool) jobCalls {
 	key := l.w.attemptsKey(l.jobID)
-	switch {
-	case billing == provider.NotBilled:
-		l.settleCmds = func(ctx context.Context, pipe redis.Pipeliner) {
-			decrScript.Eval(ctx, pipe, []string{key}, billedPrefix+providerName)
-		}
-	case !answered:
+	notBilled, unknown := billing == provider.NotBilled, billing != provider.NotBilled && !answered
+	if unknown {
 		counted.possiblyBilled++
-		l.settleCmds = func(ctx context.Context, pipe redis.Pipeliner) { pipe.HIncrBy(ctx, key, "unknown", 1) }
+	}
+	counted.settled++
+	l.settleCmds = func(ctx context.Context, pipe redis.Pipeliner) {
+		pipe.HIncrBy(ctx, key, "settled", 1)
+		switch {
+		case notBilled:
+			decrScript.Eval(ctx, pipe, []string{key}, billedPrefix+providerName)
+		case unknown:
+			pipe.HIncrBy(ctx, key, "unknown", 1)
+		}
 	}
 	return counted
 }

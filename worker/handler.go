@@ -205,9 +205,16 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 			return fmt.Errorf("look up result: %w", err)
 		}
 	}
-	counted, err := w.countCall(ctx, jobID, p.Name())
+	cut := calls.cut()
+	counted, err := w.countCall(ctx, jobID, p.Name(), cut)
 	if err != nil {
 		return err
+	}
+	if cut > 0 {
+		// Its earlier runs died during their calls: the provider they were
+		// bound to (this one) may have billed them.
+		log.Warn().Int("calls_cut", cut).Msg("calls cut by a worker's crash recorded as possibly billed")
+		w.cfg.Metrics.CallsCut(p.Name(), cut)
 	}
 	attempt := counted.calls
 	waitCtx, cancel := w.untilStopping(ctx)
@@ -421,7 +428,7 @@ func (w *Worker) announce(ctx context.Context, log zerolog.Logger, v task.Verifi
 			saved = save(ctx, pipe, res)
 		}
 		if v.Batch != "" {
-			record = w.batches.QueueRecord(ctx, pipe, v.Batch, v.BatchSeq, res.Class, res.Cached)
+			record = w.batches.QueueRecord(ctx, pipe, v.Batch, v.BatchSeq, res.Class, res.Cached, res.PossiblyBilled)
 		}
 		if lk != nil {
 			unlock = lk.queueRelease(ctx, pipe)
@@ -650,7 +657,7 @@ func (w *Worker) handleWebhook(ctx context.Context, t *asynq.Task) error {
 func (w *Worker) newResult(v task.Verification, jobID string, calls jobCalls) *store.Result {
 	return &store.Result{
 		JobID: jobID, OrderNo: string(v.OrderNo), Kind: string(v.Kind), Batch: v.Batch,
-		Attempts: calls.calls, PossiblyBilled: calls.possiblyBilled,
+		Attempts: calls.calls, PossiblyBilled: calls.possiblyBilled + calls.cut(),
 		Identity: store.MaskedIdentity{
 			Name: v.Name.Masked(), IDNumber: v.IDNumber.Masked(), Phone: v.Phone.Masked(), BankCard: v.BankCard.Masked(),
 		},

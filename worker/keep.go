@@ -147,7 +147,7 @@ func (w *Worker) storeKept(ctx context.Context, k *keptResult, event bool) error
 	}
 	if v.Batch != "" {
 		pipe := w.cfg.Redis.Pipeline()
-		record := w.batches.QueueRecord(ctx, pipe, v.Batch, v.BatchSeq, stored.Class, stored.Cached)
+		record := w.batches.QueueRecord(ctx, pipe, v.Batch, v.BatchSeq, stored.Class, stored.Cached, stored.PossiblyBilled)
 		_, _ = pipe.Exec(ctx)
 		completed, _, err := batch.RecordedCompleted(v.Batch, v.BatchSeq, record)
 		if err != nil {

@@ -2,14 +2,18 @@ package worker_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/realname-io/realname/internal/identity"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/sandbox"
+	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/worker"
@@ -84,5 +88,88 @@ func TestLongCallIsNotAnOrphan(t *testing.T) {
 	b.waitWebhooks(t, 30*time.Second)
 	if st := b.stack.Sandbox.Stats(); st.Calls != 1 {
 		t.Fatalf("sandbox saw %d calls: a live worker's job was taken for an orphan, or its lock lapsed", st.Calls)
+	}
+}
+
+// TestCallsCutAreReported: a call counted by a run that died before it
+// settled (cut by a crash) is recorded as possibly billed when the job
+// runs again: on its result, in its batch's count and in the metrics.
+func TestCallsCutAreReported(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{n: 2})
+	ctx := context.Background()
+	jobID := task.JobID(identity.OrderNo(b.stack.Entries[0].OrderNo))
+	// What a run leaves when its worker dies during the call.
+	if err := b.rdb.HSet(ctx, "realname:attempts:"+jobID, "calls", 1, "billed:"+tencentv2.Name, 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	b.startWorker(t, b.config(t, func(c *worker.Config) { c.Metrics = worker.NewMetrics(reg) }))
+	st := b.enqueueBatch(t, "cut", b.stack.Entries, "")
+	if st.Enqueued != 2 {
+		t.Fatalf("enqueued %+v", st)
+	}
+	status := b.waitBatch(t, "cut", 20*time.Second)
+	res, err := b.store.Get(ctx, jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PossiblyBilled != 1 || res.Attempts != 2 {
+		t.Fatalf("result %+v: want 2 attempts, 1 possibly billed (the cut call)", res)
+	}
+	if status.PossiblyBilled != 1 {
+		t.Fatalf("batch %+v: want 1 possibly billed call", status)
+	}
+	if got := metricSum(t, reg, "realname_calls_cut_total", map[string]string{"provider": tencentv2.Name}); got != 1 {
+		t.Fatalf("realname_calls_cut_total = %v, want 1", got)
+	}
+	other, err := b.store.GetByOrderNo(ctx, b.stack.Entries[1].OrderNo)
+	if err != nil || other.PossiblyBilled != 0 || other.Attempts != 1 {
+		t.Fatalf("the other job: %+v (%v): want 1 attempt, none possibly billed", other, err)
+	}
+}
+
+// TestArchivedJobsAreAnswered: verification tasks that asynq archived (here
+// archived by hand, as an operator or asynq's own recovery would) get their
+// final result and their event: an error result for a job without one,
+// the stored result's event for a job that has one. No provider call.
+func TestArchivedJobsAreAnswered(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{n: 3})
+	ctx := context.Background()
+	b.enqueueAll(t, producer.Signup)
+	in := asynq.NewInspectorFromRedisClient(b.rdb)
+	stored := task.JobID(identity.OrderNo(b.stack.Entries[2].OrderNo))
+	if _, err := b.store.Save(ctx, &store.Result{JobID: stored, OrderNo: b.stack.Entries[2].OrderNo, Kind: "bankcard3", Class: "match",
+		Provider: tencentv2.Name, AuthCode: "00", Attempts: 1, CompletedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range b.stack.Entries {
+		if err := in.ArchiveTask(task.QueueSignup, task.JobID(identity.OrderNo(e.OrderNo))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.startWorker(t, b.config(t, func(c *worker.Config) { c.ArchiveSweep = 200 * time.Millisecond }))
+	b.waitWebhooks(t, 20*time.Second)
+	for i, e := range b.stack.Entries {
+		res, err := b.store.GetByOrderNo(ctx, e.OrderNo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 && (res.Class != store.ClassError || !strings.Contains(res.Error, "archived")) {
+			t.Fatalf("%s: %+v, want an error result saying it was archived", e.OrderNo, res)
+		}
+		if i == 2 && res.Class != "match" {
+			t.Fatalf("%s: %+v, want the stored result", e.OrderNo, res)
+		}
+	}
+	if s := b.stack.Receiver.Stats(); s.Unique != 3 || s.Duplicates != 0 {
+		t.Fatalf("receiver %+v: want one event per job", s)
+	}
+	if _, archived := queueCounts(t, in); archived != 0 {
+		t.Fatalf("%d tasks still archived", archived)
+	}
+	if st := b.stack.Sandbox.Stats(); st.Calls != 0 {
+		t.Fatalf("%d provider calls for archived jobs", st.Calls)
 	}
 }

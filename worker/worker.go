@@ -127,6 +127,10 @@ type Config struct {
 	// stored again if Redis restarts without it (appendfsync everysec
 	// loses up to a second of writes). Defaults to 5s.
 	RecentKeep time.Duration
+	// ArchiveSweep is how often one worker answers the verification tasks
+	// asynq archived, each with its stored result or an error result, and
+	// its event (see sweep.go). Defaults to 30s.
+	ArchiveSweep time.Duration
 	// RestartSettle is how long provider calls wait after Redis restarted,
 	// while every worker stores its recent results again. Defaults to 3s.
 	RestartSettle time.Duration
@@ -257,6 +261,7 @@ func New(cfg Config) (*Worker, error) {
 	cfg.StoreRetryCap = cmp.Or(cfg.StoreRetryCap, 2*time.Second)
 	cfg.RecentKeep = cmp.Or(cfg.RecentKeep, 5*time.Second)
 	cfg.RestartSettle = cmp.Or(cfg.RestartSettle, 3*time.Second)
+	cfg.ArchiveSweep = cmp.Or(cfg.ArchiveSweep, 30*time.Second)
 	if cfg.OrphanAfter < 7*time.Second {
 		return nil, errors.New("worker: OrphanAfter must be at least 7s: asynq extends leases every 5s")
 	}
@@ -364,6 +369,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	go w.recoverOrphans(ctx)
 	go w.drainSpool(ctx)
 	go w.watchRestarts(ctx)
+	go w.sweepArchived(ctx)
 	w.log.Info().Int("concurrency", w.cfg.Concurrency).Int("bulk_concurrency", max(0, w.cfg.BulkConcurrency)).
 		Int("rate_limit", w.cfg.RateLimit.Rate).Int("daily_budget", w.cfg.DailyBudget).Bool("cache", w.cfg.Cache != nil).
 		Msg("worker started")

@@ -169,6 +169,9 @@ func printStatus(out io.Writer, st *batch.Status, budget int, used int64) {
 	for _, c := range slices.Sorted(maps.Keys(st.ByClass)) {
 		fmt.Fprintf(out, "  %-14s %d\n", c, st.ByClass[c])
 	}
+	if st.PossiblyBilled > 0 {
+		fmt.Fprintf(out, "possibly billed %d calls sent without an answer (timeouts, calls cut by a worker's crash): reconcile with the invoice\n", st.PossiblyBilled)
+	}
 	if st.Cached > 0 {
 		fmt.Fprintf(out, "cached     %d answered from the result cache\n", st.Cached)
 	}

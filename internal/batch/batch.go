@@ -69,7 +69,12 @@ type Status struct {
 	// ByClass counts done jobs by result class.
 	ByClass map[string]int64 `json:"byClass"`
 	// Cached counts results answered from the result cache.
-	Cached      int64     `json:"cached"`
+	Cached int64 `json:"cached"`
+	// PossiblyBilled counts provider calls of the batch's jobs that were
+	// sent without an answer: timeouts, and calls cut by a worker's crash.
+	// The provider may have billed them; finance reconciles them against
+	// the invoice.
+	PossiblyBilled int64     `json:"possiblyBilled"`
 	CreatedAt   time.Time `json:"createdAt"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 }
@@ -155,7 +160,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Status, error) {
 	st := &Status{Name: name, Kind: m["kind"], State: m["state"], CallbackURL: m["callbackUrl"], ByClass: map[string]int64{}}
 	num := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
 	st.Read, st.Rejected, st.Present, st.Total = num("read"), num("rejected"), num("present"), num("total")
-	st.Done, st.Cached = num("done"), num("cached")
+	st.Done, st.Cached, st.PossiblyBilled = num("done"), num("cached"), num("possiblyBilled")
 	st.CreatedAt = time.UnixMilli(num("createdAt"))
 	if c := num("completedAt"); c > 0 {
 		st.CompletedAt = time.UnixMilli(c)
@@ -256,6 +261,7 @@ if redis.call("SETBIT", KEYS[2], ARGV[2], 1) == 1 then return 0 end
 redis.call("HINCRBY", KEYS[1], "done", 1)
 redis.call("HINCRBY", KEYS[1], "class:" .. ARGV[3], 1)
 if ARGV[4] == "1" then redis.call("HINCRBY", KEYS[1], "cached", 1) end
+if tonumber(ARGV[5]) > 0 then redis.call("HINCRBY", KEYS[1], "possiblyBilled", ARGV[5]) end
 if completeIfDone() == 1 then return 1 end
 return 2`)
 
@@ -269,7 +275,7 @@ func (s *Store) Record(ctx context.Context, name string, seq int64, class string
 		c = "1"
 	}
 	n, err := recordScript.Run(ctx, s.rdb, []string{s.key(name), s.seen(name)},
-		time.Now().UnixMilli(), seq, class, c).Int()
+		time.Now().UnixMilli(), seq, class, c, 0).Int()
 	if err != nil {
 		return false, fmt.Errorf("batch %s: record job %d: %w", name, seq, err)
 	}
@@ -278,13 +284,14 @@ func (s *Store) Record(ctx context.Context, name string, seq int64, class string
 
 // QueueRecord queues Record's work on pipe, for a caller that records a
 // job in a round trip with other things; RecordedCompleted reads the
-// answer.
-func (s *Store) QueueRecord(ctx context.Context, pipe redis.Pipeliner, name string, seq int64, class string, cached bool) *redis.Cmd {
+// answer. possiblyBilled, the job's calls sent without an answer, is
+// added to the batch's count.
+func (s *Store) QueueRecord(ctx context.Context, pipe redis.Pipeliner, name string, seq int64, class string, cached bool, possiblyBilled int) *redis.Cmd {
 	c := "0"
 	if cached {
 		c = "1"
 	}
-	return recordScript.Eval(ctx, pipe, []string{s.key(name), s.seen(name)}, time.Now().UnixMilli(), seq, class, c)
+	return recordScript.Eval(ctx, pipe, []string{s.key(name), s.seen(name)}, time.Now().UnixMilli(), seq, class, c, possiblyBilled)
 }
 
 // RecordedCompleted returns what a command of QueueRecord answered: true

@@ -140,7 +140,7 @@ func TestQueueRecordAndReclass(t *testing.T) {
 	record := func(seq int64, class string, cached bool) (completed, counted bool) {
 		t.Helper()
 		pipe := s.rdb.Pipeline()
-		cmd := s.QueueRecord(ctx, pipe, "b", seq, class, cached)
+		cmd := s.QueueRecord(ctx, pipe, "b", seq, class, cached, 1)
 		_, _ = pipe.Exec(ctx)
 		completed, counted, err := RecordedCompleted("b", seq, cmd)
 		if err != nil {
@@ -164,7 +164,7 @@ func TestQueueRecordAndReclass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Done != 2 || st.ByClass["match"] != 1 || st.ByClass["mismatch"] != 1 || st.Cached != 0 || st.State != StateCompleted {
-		t.Fatalf("status %+v: want 2 done, one match, one mismatch, none cached, completed", st)
+	if st.Done != 2 || st.ByClass["match"] != 1 || st.ByClass["mismatch"] != 1 || st.Cached != 0 || st.State != StateCompleted || st.PossiblyBilled != 2 {
+		t.Fatalf("status %+v: want 2 done, one match, one mismatch, none cached, 2 possibly billed (one per counted job), completed", st)
 	}
 }

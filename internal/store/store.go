@@ -108,7 +108,7 @@ type PipelineStore interface {
 }
 
 // CSVColumns are the columns of a result exported as CSV.
-var CSVColumns = []string{"orderNo", "jobId", "kind", "class", "provider", "action", "code", "authCode", "message", "error", "attempts", "cached", "completedAt"}
+var CSVColumns = []string{"orderNo", "jobId", "kind", "class", "provider", "action", "code", "authCode", "message", "error", "attempts", "possiblyBilled", "cached", "completedAt"}
 
 // CSVRow returns the result as a CSV row of CSVColumns.
 func (r *Result) CSVRow() []string {
@@ -117,5 +117,5 @@ func (r *Result) CSVRow() []string {
 		completed = r.CompletedAt.UTC().Format(time.RFC3339Nano)
 	}
 	return []string{r.OrderNo, r.JobID, r.Kind, r.Class, r.Provider, r.Action, strconv.Itoa(r.Code), r.AuthCode,
-		r.Message, r.Error, strconv.Itoa(r.Attempts), strconv.FormatBool(r.Cached), completed}
+		r.Message, r.Error, strconv.Itoa(r.Attempts), strconv.Itoa(r.PossiblyBilled), strconv.FormatBool(r.Cached), completed}
 }
