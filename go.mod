@@ -3,6 +3,7 @@ module github.com/realname-io/realname
 go 1.26.0
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/chromedp/chromedp v0.15.1
 	github.com/hibiken/asynq v0.26.0

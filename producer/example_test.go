@@ -8,6 +8,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/realname-io/realname/internal/keyring"
+	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/producer"
 )
 
@@ -18,9 +20,10 @@ func ExampleClient_Enqueue() {
 	mr, _ := miniredis.Run() // any Redis; an embedded one keeps the example self-contained
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	codec, _ := task.NewCodec(keyring.Ephemeral())
 	defer rdb.Close()
 
-	client, err := producer.New(producer.Config{Redis: rdb})
+	client, err := producer.New(producer.Config{Redis: rdb, Codec: codec})
 	if err != nil {
 		panic(err)
 	}

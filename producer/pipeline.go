@@ -35,11 +35,13 @@ func (c *Client) pipelineEnqueue(ctx context.Context, vs []task.Verification, qu
 		}
 	}
 	cmds := make([]*redis.Cmd, len(vs))
+	payloads := make([][]byte, len(vs))
 	for i, v := range vs {
-		payload, err := task.EncodeVerification(v)
+		payload, err := c.cfg.Codec.Encode(v)
 		if err != nil {
 			return nil, err
 		}
+		payloads[i] = payload
 		id := task.JobID(v.OrderNo)
 		msg := asynqMessage(task.TaskType(v.Kind), payload, id, queues[i], c.cfg.MaxRetry, c.cfg.Timeout)
 		cmds[i] = asynqwire.EnqueueScript.EvalSha(ctx, pipe, []string{asynqwire.TaskKey(queues[i], id), asynqwire.PendingKey(queues[i])}, msg, id, now)
@@ -53,7 +55,7 @@ func (c *Client) pipelineEnqueue(ctx context.Context, vs []task.Verification, qu
 		if redis.HasErrorPrefix(err, "NOSCRIPT") {
 			// The script cache was empty: Run loads the script for the
 			// chunks to come.
-			payload, _ := task.EncodeVerification(vs[i])
+			payload := payloads[i]
 			id := task.JobID(vs[i].OrderNo)
 			n, err = asynqwire.EnqueueScript.Run(ctx, c.cfg.Redis, []string{asynqwire.TaskKey(queues[i], id), asynqwire.PendingKey(queues[i])},
 				asynqMessage(task.TaskType(vs[i].Kind), payload, id, queues[i], c.cfg.MaxRetry, c.cfg.Timeout), id, now).Int()

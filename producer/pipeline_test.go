@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/task"
@@ -39,7 +40,8 @@ func verifications(t *testing.T, n int) []task.Verification {
 func TestPipelinedTasksAreAsynqTasks(t *testing.T) {
 	db := redistest.New(t)
 	rdb := db.Client(t)
-	c, err := New(Config{Redis: rdb, MaxRetry: 7, Timeout: 3 * time.Minute})
+	codec, _ := task.NewCodec(keyring.Ephemeral())
+	c, err := New(Config{Redis: rdb, Codec: codec, MaxRetry: 7, Timeout: 3 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +73,11 @@ func TestPipelinedTasksAreAsynqTasks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("asynq cannot read a pipelined task: %v", err)
 		}
-		want, _ := task.EncodeVerification(v)
-		if info.Type != task.TaskType(v.Kind) || string(info.Payload) != string(want) || info.MaxRetry != 7 ||
+		got, err := codec.Decode(task.JobID(v.OrderNo), info.Payload)
+		if err != nil || got != v {
+			t.Fatalf("payload of %s: %+v, %v", v.OrderNo, got, err)
+		}
+		if info.Type != task.TaskType(v.Kind) || info.MaxRetry != 7 ||
 			info.Timeout != 3*time.Minute || info.State != asynq.TaskStatePending || info.Queue != task.QueueBulk {
 			t.Fatalf("task info %+v", info)
 		}
@@ -106,7 +111,8 @@ func TestPipelinedTasksAreAsynqTasks(t *testing.T) {
 		TaskCheckInterval: 50 * time.Millisecond, LogLevel: asynq.FatalLevel})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(task.TaskType(task.KindIDCard), func(ctx context.Context, tk *asynq.Task) error {
-		v, err := task.DecodeVerification(tk.Payload())
+		id, _ := asynq.GetTaskID(ctx)
+		v, err := codec.Decode(id, tk.Payload())
 		if err != nil {
 			return err
 		}

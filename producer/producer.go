@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -14,7 +13,12 @@ import (
 	"github.com/realname-io/realname/internal/identity"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
+	"github.com/realname-io/realname/internal/webhook"
 )
+
+// FieldCallbackURL is the wire name of Request.CallbackURL, as a
+// FieldError names it.
+const FieldCallbackURL = "callbackUrl"
 
 // ErrInvalid is matched (errors.Is) by every validation error of Enqueue.
 var ErrInvalid = identity.ErrInvalid
@@ -25,6 +29,17 @@ type FieldError = identity.FieldError
 
 // Result is the final answer to a job, with the identity masked.
 type Result = store.Result
+
+// CallbackPolicy says which callback URLs are accepted: its zero value
+// takes absolute https URLs to public hosts, without user info or a
+// fragment, of at most 2048 bytes. Allow (CIDRs) and AllowHosts (host
+// names) admit, explicitly, non-public destinations such as loopback, and
+// plain http to them.
+type CallbackPolicy = webhook.URLPolicy
+
+// CallbackURLError is why a CallbackPolicy refused a URL; an Enqueue error
+// holds it as the Reason of a FieldError naming callbackUrl.
+type CallbackURLError = webhook.URLError
 
 // The kinds of verification.
 const (
@@ -50,6 +65,10 @@ const (
 type Config struct {
 	// Redis is the queue's Redis.
 	Redis redis.UniversalClient
+	// Codec seals the personal data of every task payload under the
+	// encryption key ring (task.NewCodec). Required: personal data rests
+	// in Redis only as ciphertext.
+	Codec *task.Codec
 	// Store is where results are looked up. Defaults to the Redis store on
 	// Redis.
 	Store store.Store
@@ -66,6 +85,10 @@ type Config struct {
 	ClaimTTL time.Duration
 	// Now returns the current time. Defaults to time.Now.
 	Now func() time.Time
+	// CallbackPolicy is what a Request's CallbackURL must satisfy; it
+	// should be the workers' (REALNAME_WEBHOOK_ALLOW), which deliver
+	// under the same rules. The zero value: public https URLs only.
+	CallbackPolicy CallbackPolicy
 }
 
 // Client enqueues verification jobs. It is safe for concurrent use.
@@ -79,6 +102,9 @@ type Client struct {
 func New(cfg Config) (*Client, error) {
 	if cfg.Redis == nil {
 		return nil, errors.New("producer: Config.Redis is required")
+	}
+	if cfg.Codec == nil {
+		return nil, errors.New("producer: Config.Codec is required: personal data rests in Redis only as ciphertext")
 	}
 	if cfg.Store == nil {
 		s, err := store.NewRedis(cfg.Redis, store.RedisConfig{})
@@ -148,9 +174,23 @@ type Job struct {
 	Duplicate bool `json:"duplicate"`
 }
 
-// Validate parses and normalises req into a task payload. Every failure is
-// a *FieldError naming the field; all failing fields are reported, joined.
+// Validate parses and normalises req into a task payload, holding its
+// callback URL to the strict default CallbackPolicy. Every failure is a
+// *FieldError naming the field; all failing fields are reported, joined.
 func Validate(req Request) (task.Verification, error) {
+	return validate(req, &CallbackPolicy{})
+}
+
+// Validate is the package's Validate with the Client's CallbackPolicy.
+func (c *Client) Validate(req Request) (task.Verification, error) {
+	return validate(req, &c.cfg.CallbackPolicy)
+}
+
+// CallbackPolicy returns the policy the Client holds callback URLs to, for
+// whatever else accepts them alongside it (a batch's callback URL).
+func (c *Client) CallbackPolicy() CallbackPolicy { return c.cfg.CallbackPolicy }
+
+func validate(req Request, policy *CallbackPolicy) (task.Verification, error) {
 	var errs []error
 	v := task.Verification{CallbackURL: req.CallbackURL}
 	var err error
@@ -185,8 +225,13 @@ func Validate(req Request) (task.Verification, error) {
 		v.BankCard = ""
 	}
 	if req.CallbackURL != "" {
-		if u, err := url.Parse(req.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, &FieldError{Field: "callbackUrl", Reason: "must be an http or https URL"})
+		if err := policy.Check(req.CallbackURL); err != nil {
+			reason := "is not an acceptable webhook URL"
+			var ue *CallbackURLError
+			if errors.As(err, &ue) {
+				reason = ue.Reason
+			}
+			errs = append(errs, &FieldError{Field: FieldCallbackURL, Reason: reason})
 		}
 	}
 	if len(errs) > 0 {
@@ -203,7 +248,7 @@ func (c *Client) Enqueue(ctx context.Context, req Request, opts *Opts) (*Job, er
 	if opts == nil {
 		opts = &Opts{}
 	}
-	v, err := Validate(req)
+	v, err := c.Validate(req)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +281,7 @@ func (c *Client) EnqueueVerification(ctx context.Context, v task.Verification, p
 	if err != nil {
 		return nil, fmt.Errorf("producer: claim order %s: %w", v.OrderNo, err)
 	}
-	t, err := task.NewVerifyTask(v, asynq.Queue(queue), asynq.MaxRetry(c.cfg.MaxRetry), asynq.Timeout(c.cfg.Timeout))
+	t, err := c.cfg.Codec.NewVerifyTask(v, asynq.Queue(queue), asynq.MaxRetry(c.cfg.MaxRetry), asynq.Timeout(c.cfg.Timeout))
 	if err != nil {
 		return nil, err
 	}

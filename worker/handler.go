@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider"
 	"github.com/redis/go-redis/v9"
 
@@ -71,7 +72,15 @@ type EventData struct {
 func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	jobID, _ := asynq.GetTaskID(ctx)
 	log := w.log.With().Str("job_id", jobID).Str("task", t.Type()).Logger()
-	v, err := task.DecodeVerification(t.Payload())
+	v, err := w.cfg.Codec.Decode(jobID, t.Payload())
+	if errors.Is(err, keyring.ErrUnknownKey) || errors.Is(err, keyring.ErrOpen) {
+		// A key problem (a key dropped from the ring too early, or the
+		// wrong key material), not the job's: it waits, and counts a
+		// retry, for the operator to fix the ring. The queue's archive
+		// sweep answers it if its retries run out.
+		log.Error().Bool("alarm", true).Err(err).Msg("ALARM: cannot open the job's personal data: check REALNAME_ENCRYPTION_KEYS (`realname keys status`)")
+		return &retryLater{delay: w.cfg.PausedRetryDelay, failure: true, reason: err.Error()}
+	}
 	if err != nil {
 		// Nothing can run this job: answer it with an error rather than
 		// leave it archived without a result.

@@ -134,7 +134,7 @@ func TestRerunWithStoredResultSendsEvent(t *testing.T) {
 	v := task.Verification{Kind: task.KindIDCard, OrderNo: identity.OrderNo(e.OrderNo), EnqueuedAt: time.Now()}
 	v.Name, _ = identity.ParseName(e.Name)
 	v.IDNumber, _ = identity.ParseIDNumber(e.IDNumber)
-	tk, err := task.NewVerifyTask(v, asynq.Queue(task.QueueSignup))
+	tk, err := b.codec.NewVerifyTask(v, asynq.Queue(task.QueueSignup))
 	if err != nil {
 		t.Fatal(err)
 	}

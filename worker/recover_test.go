@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/sandbox"
 	"github.com/realname-io/realname/internal/store"
@@ -171,5 +172,29 @@ func TestArchivedJobsAreAnswered(t *testing.T) {
 	}
 	if st := b.stack.Sandbox.Stats(); st.Calls != 0 {
 		t.Fatalf("%d provider calls for archived jobs", st.Calls)
+	}
+}
+
+// TestWrongKeysFailAtStart: a worker whose key ring lacks the key queued
+// tasks are sealed under refuses to start, naming the key, instead of
+// failing job after job.
+func TestWrongKeysFailAtStart(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{n: 2})
+	b.enqueueAll(t, producer.Bulk)
+	sealedWith := b.codec.Keys().Primary()
+	other, _ := task.NewCodec(keyring.Ephemeral())
+	w, err := worker.New(b.config(t, func(c *worker.Config) { c.Codec = other }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = w.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), sealedWith) || !strings.Contains(err.Error(), "REALNAME_ENCRYPTION_KEYS") {
+		t.Fatalf("Run with the wrong keys: %v, want an error naming key %s", err, sealedWith)
+	}
+	if st := b.stack.Sandbox.Stats(); st.Calls != 0 {
+		t.Fatalf("%d provider calls", st.Calls)
 	}
 }

@@ -89,7 +89,7 @@ func (w *Worker) answerArchived(ctx context.Context) (int, error) {
 // (the stored one, or an error) and its event, then deletes it.
 func (w *Worker) answerArchivedTask(ctx context.Context, queue string, info *asynq.TaskInfo) error {
 	log := w.log.With().Str("job_id", info.ID).Str("queue", queue).Logger()
-	v, err := task.DecodeVerification(info.Payload)
+	v, err := w.cfg.Codec.Decode(info.ID, info.Payload)
 	if err != nil {
 		orderNo, _ := task.OrderNoOf(info.ID)
 		v = task.Verification{OrderNo: orderNo}

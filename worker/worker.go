@@ -41,6 +41,10 @@ type Config struct {
 	Provider provider.Provider
 	// Store keeps final results.
 	Store store.Store
+	// Codec opens the sealed personal data of task payloads: its key ring
+	// must hold every key the queued tasks were sealed under (Run checks
+	// a sample at start). Required.
+	Codec *task.Codec
 	// Webhooks delivers result events. Nil disables webhooks: results are
 	// only stored.
 	Webhooks *webhook.Client
@@ -236,8 +240,8 @@ type callLimit struct {
 
 // New returns a Worker for cfg after filling in defaults and validating it.
 func New(cfg Config) (*Worker, error) {
-	if cfg.Redis == nil || (cfg.Router == nil && cfg.Provider == nil) || cfg.Store == nil {
-		return nil, errors.New("worker: Redis, Router or Provider, and Store are required")
+	if cfg.Redis == nil || (cfg.Router == nil && cfg.Provider == nil) || cfg.Store == nil || cfg.Codec == nil {
+		return nil, errors.New("worker: Redis, Router or Provider, Store and Codec are required")
 	}
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 20)
 	cfg.ProviderLatency = cmp.Or(cfg.ProviderLatency, 250*time.Millisecond)
@@ -346,6 +350,9 @@ func (w *Worker) Handler() asynq.Handler {
 // in-flight provider calls finish for up to ShutdownTimeout, and hands back
 // whatever is still running after that. It does not close Config.Redis.
 func (w *Worker) Run(ctx context.Context) error {
+	if err := w.checkKeys(); err != nil {
+		return err
+	}
 	w.reportBudget(ctx)
 	h := w.Handler()
 	if err := w.srv.Start(h); err != nil {

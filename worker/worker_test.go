@@ -14,6 +14,7 @@ import (
 
 	"github.com/realname-io/realname/internal/demo"
 	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/redistest"
@@ -52,6 +53,7 @@ type bundle struct {
 	store *store.Redis
 	prod  *producer.Client
 	logs  *syncBuffer
+	codec *task.Codec
 	log   zerolog.Logger
 }
 
@@ -85,7 +87,8 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	if b.store, err = store.NewRedis(b.rdb, store.RedisConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	if b.prod, err = producer.New(producer.Config{Redis: b.rdb, Store: b.store, MaxRetry: 15}); err != nil {
+	b.codec, _ = task.NewCodec(keyring.Ephemeral())
+	if b.prod, err = producer.New(producer.Config{Redis: b.rdb, Store: b.store, Codec: b.codec, MaxRetry: 15}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.prod.Close() })
@@ -116,7 +119,7 @@ func (b *bundle) config(t *testing.T, mod func(*worker.Config)) worker.Config {
 	}
 	sched, _ := webhook.ParseSchedule("100ms,200ms,300ms,500ms,1s")
 	cfg := worker.Config{
-		Redis: b.rdb, Provider: provider, Store: b.store, Webhooks: hooks,
+		Redis: b.rdb, Provider: provider, Store: b.store, Webhooks: hooks, Codec: b.codec,
 		Concurrency: 16, TaskCheckInterval: 100 * time.Millisecond,
 		RetryBase: 20 * time.Millisecond, RetryCap: 200 * time.Millisecond, ThrottleDelay: 100 * time.Millisecond,
 		PausedRetryDelay:  100 * time.Millisecond,

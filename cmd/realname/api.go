@@ -31,9 +31,27 @@ needs an API key (realname apikey create).`,
 		Args: cobra.NoArgs,
 	}
 	rc, _ := config.BindRedis(cmd.Flags(), os.Getenv) // rc.Client reports bad values
+	kc, kerr := config.BindKeys(cmd.Flags(), os.Getenv)
+	wp, wperr := config.BindWebhookPolicy(cmd.Flags(), os.Getenv)
 	cmd.Flags().StringVar(&addr, "addr", envOr("REALNAME_API_ADDR", "127.0.0.1:8080"), "listen address (env REALNAME_API_ADDR)")
 	cmd.Flags().DurationVar(&maxWait, "max-wait", 30*time.Second, "longest ?wait= a caller may ask for")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := kerr(); err != nil {
+			return err
+		}
+		if err := wperr(); err != nil {
+			return err
+		}
+		// Callback URLs, of verifications and of batches, are held to the
+		// policy the workers deliver under.
+		callbacks, err := wp.URLPolicy()
+		if err != nil {
+			return err
+		}
+		codec, err := kc.Codec()
+		if err != nil {
+			return err
+		}
 		rdb, err := rc.Client()
 		if err != nil {
 			return err
@@ -43,7 +61,7 @@ needs an API key (realname apikey create).`,
 		if err != nil {
 			return err
 		}
-		prod, err := producer.New(producer.Config{Redis: rdb, Store: results})
+		prod, err := producer.New(producer.Config{Redis: rdb, Store: results, Codec: codec, CallbackPolicy: callbacks})
 		if err != nil {
 			return err
 		}

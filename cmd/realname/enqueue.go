@@ -48,6 +48,7 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
 	}
 	rc, _ := config.BindRedis(cmd.Flags(), os.Getenv) // rc.Client reports bad values
 	hc, herr := config.BindWebhook(cmd.Flags(), os.Getenv)
+	kc, kerr := config.BindKeys(cmd.Flags(), os.Getenv)
 	f := cmd.Flags()
 	f.StringVar(&batchName, "batch", "", "batch name (required): 1-64 of A-Z a-z 0-9 _ . : -")
 	f.StringVar(&kindName, "kind", "", "idcard, mobile3, bankcard3 or bankcard4 (required)")
@@ -58,9 +59,20 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
 	f.IntVar(&chunkSize, "chunk-size", 512, "rows per chunk: one round trip of claims, one of enqueues")
 	f.StringVar(&progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or none")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		for _, fn := range []func() error{herr} {
+		for _, fn := range []func() error{herr, kerr} {
 			if err := fn(); err != nil {
 				return err
+			}
+		}
+		// The policy the workers deliver under; it checks
+		// REALNAME_WEBHOOK_URL, the batch event's fallback, too.
+		callbacks, err := hc.Policy()
+		if err != nil {
+			return err
+		}
+		if callbackURL != "" {
+			if err := callbacks.Check(callbackURL); err != nil {
+				return fmt.Errorf("--callback-url: %w", err)
 			}
 		}
 		if err := batch.ValidName(batchName); err != nil {
@@ -96,7 +108,7 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
 		}
 		defer rdb.Close()
 		ctx := cmd.Context()
-		batches := batch.New(rdb)
+		batches := batch.New(rdb, batch.WithCallbackPolicy(callbacks))
 		if st, err := batches.Get(ctx, batchName); err == nil && st.State == batch.StateCompleted {
 			fmt.Fprintf(cmd.OutOrStdout(), "batch %s is completed (%d jobs); nothing to do. See `realname batch status %s`.\n", batchName, st.Total, batchName)
 			return nil
@@ -104,7 +116,11 @@ orderNo) and says so; Ctrl-C stops cleanly, and a second run finishes.`,
 		if _, err := batches.Open(ctx, batchName, string(kind), callbackURL); err != nil {
 			return err
 		}
-		prod, err := producer.New(producer.Config{Redis: rdb})
+		codec, err := kc.Codec()
+		if err != nil {
+			return err
+		}
+		prod, err := producer.New(producer.Config{Redis: rdb, Codec: codec, CallbackPolicy: callbacks})
 		if err != nil {
 			return err
 		}

@@ -107,3 +107,41 @@ func TestEnqueueInputErrors(t *testing.T) {
 		t.Fatalf("bad batch name: %v", err)
 	}
 }
+
+// TestEnqueueCallbackURL: `realname enqueue` refuses a --callback-url (or a
+// default webhook URL) that the workers' policy would not deliver to,
+// naming the flag, before it reads the file or touches Redis.
+func TestEnqueueCallbackURL(t *testing.T) {
+	db := redistest.New(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "people.csv")
+	if err := os.WriteFile(file, []byte("orderNo,name,idNumber\nCB-1,张三丰,11010519491231002X\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"enqueue", "--redis-url", db.URL(), "--batch", "cb", "--kind", "idcard", "--progress", "none",
+		"--rejects", filepath.Join(dir, "r.csv")}
+	for _, cb := range []string{"http://10.0.0.1/x", "https://10.0.0.1/x", "http://169.254.169.254/latest/meta-data/",
+		"https://127.0.0.1:6379/", "https://localhost/x", "http://hooks.example.com/x", "not-a-url", "https://u:p@hooks.example.com/x"} {
+		_, err := runCmd(t, append(base, "--callback-url", cb, file)...)
+		if err == nil || !strings.Contains(err.Error(), "--callback-url") {
+			t.Errorf("--callback-url %s: %v, want an error naming --callback-url", cb, err)
+		}
+	}
+	if n, _ := db.Client(t).Exists(t.Context(), "realname:batch:cb").Result(); n != 0 {
+		t.Error("a refused enqueue opened the batch")
+	}
+	// Allowlisted, loopback over http passes the check.
+	_, err := runCmd(t, append(base, "--webhook-allow", "127.0.0.0/8", "--callback-url", "http://127.0.0.1:9/cb", file)...)
+	if err != nil && strings.Contains(err.Error(), "callback") {
+		t.Errorf("an allowlisted loopback --callback-url: %v", err)
+	}
+	t.Logf("with loopback allowlisted: %v", err) // nil, or what follows the check (the key ring)
+	_, err = runCmd(t, append(base, "--webhook-url", "http://10.0.0.1/x", file)...)
+	if err == nil || !strings.Contains(err.Error(), "REALNAME_WEBHOOK_URL") {
+		t.Errorf("a private default webhook URL: %v, want an error naming REALNAME_WEBHOOK_URL", err)
+	}
+	_, err = runCmd(t, append(base, "--webhook-allow", "10.0.0.0/99", file)...)
+	if err == nil || !strings.Contains(err.Error(), "REALNAME_WEBHOOK_ALLOW") {
+		t.Errorf("a bad allowlist: %v, want an error naming REALNAME_WEBHOOK_ALLOW", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/realname-io/realname/internal/demo"
 	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/store"
@@ -30,7 +31,12 @@ import (
 	"github.com/realname-io/realname/worker"
 )
 
-func TestMain(m *testing.M) { redistest.Main(m) }
+func TestMain(m *testing.M) {
+	// Every command of these tests, in process or a child, seals and opens
+	// personal data with the package's test key ring.
+	os.Setenv("REALNAME_ENCRYPTION_KEYS", testKeys())
+	redistest.Main(m)
+}
 
 var (
 	buildOnce sync.Once
@@ -85,6 +91,30 @@ type workerProc struct {
 	done chan error
 }
 
+// testKeys is the encryption key ring of this package's tests, made
+// once: the workers they start and the producers they run share it.
+var testKeys = sync.OnceValue(func() string {
+	e, err := keyring.Generate("test")
+	if err != nil {
+		panic(err)
+	}
+	return e
+})
+
+// testCodec returns a task codec on testKeys.
+func testCodec(t *testing.T) *task.Codec {
+	t.Helper()
+	k, err := keyring.Parse(testKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := task.NewCodec(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func startWorkerProc(t *testing.T, env []string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(binary(t), "worker")
@@ -123,6 +153,7 @@ func TestWorkerProcesses(t *testing.T) {
 		"REALNAME_TENCENT_ENDPOINT=" + st.SandboxURL,
 		"REALNAME_WEBHOOK_SECRET=" + st.WebhookSecret,
 		"REALNAME_WEBHOOK_URL=" + st.ReceiverURL,
+		"REALNAME_WEBHOOK_ALLOW=" + demo.LoopbackAllow, // the receiver listens on loopback
 		"REALNAME_WEBHOOK_SCHEDULE=200ms,500ms,1s",
 		"REALNAME_RATE_LIMIT=" + strconv.Itoa(limit),
 		"REALNAME_CONCURRENCY=8",
@@ -130,8 +161,9 @@ func TestWorkerProcesses(t *testing.T) {
 		"REALNAME_METRICS_ADDR=127.0.0.1:0", // a free port each: two workers share the host
 	}
 	rdb := db.Client(t)
+	codec := testCodec(t)
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
-	prod, err := producer.New(producer.Config{Redis: rdb, Store: results})
+	prod, err := producer.New(producer.Config{Redis: rdb, Store: results, Codec: codec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,10 +395,11 @@ func TestWebhookReplay(t *testing.T) {
 	}
 	defer st.Close()
 	rdb := db.Client(t)
+	codec := testCodec(t)
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
 	provider, _ := st.Client(tencentv2.Config{})
 	hooks, _ := st.WebhookClient()
-	w, err := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, Webhooks: hooks,
+	w, err := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, Webhooks: hooks, Codec: codec,
 		DefaultWebhookURL: st.ReceiverURL, TaskCheckInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +409,7 @@ func TestWebhookReplay(t *testing.T) {
 	go func() { done <- w.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	prod, _ := producer.New(producer.Config{Redis: rdb, Store: results})
+	prod, _ := producer.New(producer.Config{Redis: rdb, Store: results, Codec: codec})
 	defer prod.Close()
 	for i, e := range st.Entries {
 		if _, err := prod.Enqueue(ctx, producer.Request{Kind: demo.KindOf(i), OrderNo: e.OrderNo, Name: e.Name,

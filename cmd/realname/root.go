@@ -61,6 +61,7 @@ func newRootCmd() *cobra.Command {
 		newBatchCmd(g),
 		newAPICmd(g),
 		newAPIKeyCmd(),
+		newKeysCmd(),
 	)
 	return root
 }

@@ -54,14 +54,19 @@ so that several workers start side by side on one host).`,
 	pc, terr := config.BindProviders(cmd.Flags(), os.Getenv)
 	wc, werr := config.BindWorker(cmd.Flags(), os.Getenv)
 	hc, herr := config.BindWebhook(cmd.Flags(), os.Getenv)
+	kc, kerr := config.BindKeys(cmd.Flags(), os.Getenv)
 	metricsAddr := cmd.Flags().String("metrics-addr", metricsAddrFromEnv(),
 		"address of the Prometheus /metrics endpoint, e.g. "+exampleMetricsAddr+"; off unless set, so that several workers share a host "+
 			"(give each its own port); a port in use fails the worker at start (env REALNAME_METRICS_ADDR)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		for _, f := range []func() error{terr, werr, herr} {
+		for _, f := range []func() error{terr, werr, herr, kerr} {
 			if err := f(); err != nil {
 				return err
 			}
+		}
+		codec, err := kc.Codec()
+		if err != nil {
+			return err
 		}
 		rdb, err := rc.Client()
 		if err != nil {
@@ -119,7 +124,7 @@ so that several workers start side by side on one host).`,
 			DailyBudget: wc.DailyBudget, BudgetStopsSignup: wc.BudgetStopsSignup, MaxAttemptsPerOrder: wc.MaxAttemptsPerOrder,
 			ShutdownTimeout: wc.ShutdownTimeout, JobDeadline: wc.JobDeadline,
 			RateLimit: wc.RateLimitConfig(), BulkRateShare: wc.BulkRateShare, DefaultWebhookURL: hc.DefaultURL, WebhookSchedule: sched, InlineWebhookTimeout: hc.InlineTimeout,
-			Spool:  sp,
+			Spool: sp, Codec: codec,
 			Logger: &g.log, Metrics: m,
 		})
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/realname-io/realname/internal/task"
+	"github.com/realname-io/realname/internal/webhook"
 )
 
 // States of a batch.
@@ -75,18 +76,34 @@ type Status struct {
 	// The provider may have billed them; finance reconciles them against
 	// the invoice.
 	PossiblyBilled int64     `json:"possiblyBilled"`
-	CreatedAt   time.Time `json:"createdAt"`
-	CompletedAt time.Time `json:"completedAt,omitzero"`
+	CreatedAt      time.Time `json:"createdAt"`
+	CompletedAt    time.Time `json:"completedAt,omitzero"`
 }
 
 // Store reads and writes batch records.
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
+	policy webhook.URLPolicy
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithCallbackPolicy sets the policy Open holds a batch's callback URL to.
+// Without it, the strict default applies: a public https URL.
+func WithCallbackPolicy(p webhook.URLPolicy) Option {
+	return func(s *Store) { s.policy = p }
 }
 
 // New returns a Store on rdb.
-func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb, prefix: "realname:"} }
+func New(rdb redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{rdb: rdb, prefix: "realname:"}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // ValidName reports whether name is usable as a batch name.
 func ValidName(name string) error {
@@ -107,45 +124,53 @@ func (s *Store) seen(name string) string { return s.prefix + "batch:" + name + "
 func (s *Store) jobs(name string) string { return s.prefix + "batch:" + name + ":jobs" }
 func (s *Store) indexKey() string        { return s.prefix + "batches" }
 
+// openScript opens a batch, or refuses to and changes nothing: checks
+// first, writes after. KEYS: the batch, the index. ARGV: kind, now (ms),
+// callback URL ("" keeps the batch's), name. It returns {"ok"}, or the
+// field that conflicts and its value.
+var openScript = redis.NewScript(`
+local kind = redis.call("HGET", KEYS[1], "kind")
+if kind and kind ~= ARGV[1] then return {"kind", kind} end
+local state = redis.call("HGET", KEYS[1], "state")
+if state == "` + StateCancelled + `" or state == "` + StateCompleted + `" then return {"state", state} end
+redis.call("HSETNX", KEYS[1], "kind", ARGV[1])
+redis.call("HSETNX", KEYS[1], "createdAt", ARGV[2])
+if ARGV[3] ~= "" then redis.call("HSET", KEYS[1], "callbackUrl", ARGV[3]) end
+redis.call("HSET", KEYS[1], "state", "` + StateOpen + `", "read", 0, "rejected", 0, "present", 0)
+redis.call("ZADD", KEYS[2], "NX", ARGV[2], ARGV[4])
+return {"ok"}`)
+
 // Open creates the batch, or returns the existing one when a run resumes
 // it. A batch is of one kind: reopening it with another kind is an error,
-// and so is reopening a cancelled or completed batch.
+// and so is reopening a cancelled or completed batch. A non-empty
+// callbackURL replaces the batch's; one the Store's policy refuses is an
+// error wrapping the *webhook.URLError. A refused Open changes nothing.
 func (s *Store) Open(ctx context.Context, name, kind, callbackURL string) (*Status, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	pipe := s.rdb.TxPipeline()
-	pipe.HSetNX(ctx, s.key(name), "kind", kind)
-	pipe.HSetNX(ctx, s.key(name), "state", StateOpen)
-	pipe.HSetNX(ctx, s.key(name), "createdAt", now.UnixMilli())
 	if callbackURL != "" {
-		pipe.HSet(ctx, s.key(name), "callbackUrl", callbackURL)
-	}
-	pipe.ZAddNX(ctx, s.indexKey(), redis.Z{Score: float64(now.UnixMilli()), Member: name})
-
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("batch %s: open: %w", name, err)
-	}
-	st, err := s.Get(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if st.Kind != kind {
-		return nil, fmt.Errorf("batch %s is of kind %s, not %s", name, st.Kind, kind)
-	}
-	switch st.State {
-	case StateCancelled, StateCompleted:
-		return nil, fmt.Errorf("batch %s is %s; use another batch name", name, st.State)
+		if err := s.policy.Check(callbackURL); err != nil {
+			return nil, fmt.Errorf("batch %s: callbackUrl: %w", name, err)
+		}
 	}
 	// Read, rejected and present describe the latest run over the input;
 	// a resumed run counts them afresh. Total and done accumulate. A sealed
 	// batch opens again: the new run may add rows.
-	if err := s.rdb.HSet(ctx, s.key(name), "state", StateOpen, "read", 0, "rejected", 0, "present", 0).Err(); err != nil {
+	now := time.Now().UnixMilli()
+	reply, err := openScript.Run(ctx, s.rdb, []string{s.key(name), s.indexKey()}, kind, now, callbackURL, name).StringSlice()
+	if err != nil {
 		return nil, fmt.Errorf("batch %s: open: %w", name, err)
 	}
-	st.State, st.Read, st.Rejected, st.Present = StateOpen, 0, 0, 0
-	return st, nil
+	switch {
+	case len(reply) == 2 && reply[0] == "kind":
+		return nil, fmt.Errorf("batch %s is of kind %s, not %s", name, reply[1], kind)
+	case len(reply) == 2 && reply[0] == "state":
+		return nil, fmt.Errorf("batch %s is %s; use another batch name", name, reply[1])
+	case len(reply) != 1 || reply[0] != "ok":
+		return nil, fmt.Errorf("batch %s: open: unexpected reply %q", name, reply)
+	}
+	return s.Get(ctx, name)
 }
 
 // Get returns a batch's record.

@@ -2,11 +2,17 @@ package batch
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/realname-io/realname/internal/redistest"
+	"github.com/realname-io/realname/internal/webhook"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
@@ -68,7 +74,7 @@ func TestSealCompletesWhenAllDone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
-	if _, err := s.Open(ctx, "b", "idcard", "http://127.0.0.1:9/cb"); err != nil {
+	if _, err := s.Open(ctx, "b", "idcard", "https://hooks.example.com/cb"); err != nil {
 		t.Fatal(err)
 	}
 	seq, _ := s.Reserve(ctx, "b", 1)
@@ -84,7 +90,7 @@ func TestSealCompletesWhenAllDone(t *testing.T) {
 		t.Fatal("a second seal completed it again")
 	}
 	st, _ := s.Get(ctx, "b")
-	if st.CallbackURL != "http://127.0.0.1:9/cb" || st.CompletedAt.IsZero() {
+	if st.CallbackURL != "https://hooks.example.com/cb" || st.CompletedAt.IsZero() {
 		t.Fatalf("status %+v", st)
 	}
 }
@@ -114,6 +120,95 @@ func TestOpenRules(t *testing.T) {
 	list, err := s.List(ctx)
 	if err != nil || len(list) != 1 || list[0].Name != "b" {
 		t.Fatalf("list %+v, %v", list, err)
+	}
+}
+
+// TestOpenRefusalsChangeNothing: an Open refused for its kind, its state
+// or its callback URL leaves the batch (and the index) as they were, the
+// callback URL included; the policy given to the Store decides which URLs
+// pass.
+func TestOpenRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.New(t).Client(t)
+	s := New(rdb)
+	snapshot := func() map[string]string {
+		t.Helper()
+		m, err := rdb.HGetAll(ctx, "realname:batch:b").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := rdb.ZRangeWithScores(ctx, "realname:batches", 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m["(index)"] = fmt.Sprint(idx)
+		return m
+	}
+	if _, err := s.Open(ctx, "b", "idcard", "https://hooks.example.com/first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, "b", Progress{Read: 3, Enqueued: 2, Rejected: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Seal(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot()
+	for _, tc := range []struct{ name, kind, url, want string }{
+		{"wrong kind with a new callback", "mobile3", "https://hooks.example.com/second", "kind idcard"},
+		{"wrong kind without a callback", "mobile3", "", "kind idcard"},
+		{"not a URL", "idcard", "not-a-url", "callbackUrl"},
+		{"plain http", "idcard", "http://hooks.example.com/x", "callbackUrl"},
+		{"private address", "idcard", "https://10.0.0.1/x", "callbackUrl"},
+		{"metadata address", "idcard", "http://169.254.169.254/latest/meta-data/", "callbackUrl"},
+		{"loopback", "idcard", "https://127.0.0.1:9/cb", "callbackUrl"},
+		{"user info", "idcard", "https://u:p@hooks.example.com/x", "callbackUrl"},
+	} {
+		_, err := s.Open(ctx, "b", tc.kind, tc.url)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Open = %v, want an error naming %q", tc.name, err, tc.want)
+		}
+		var ue *webhook.URLError
+		if tc.want == "callbackUrl" && !errors.As(err, &ue) {
+			t.Errorf("%s: Open = %v, want it to wrap a *webhook.URLError", tc.name, err)
+		}
+		if after := snapshot(); !maps.Equal(before, after) {
+			t.Errorf("%s: the refused Open changed the batch:\nbefore %v\nafter  %v", tc.name, before, after)
+		}
+	}
+	if _, err := s.Open(ctx, "new", "idcard", "not-a-url"); err == nil {
+		t.Error("a new batch opened with callbackUrl=not-a-url")
+	}
+	if n, _ := rdb.Exists(ctx, "realname:batch:new").Result(); n != 0 {
+		t.Error("a refused Open created the batch")
+	}
+
+	// A cancelled (completed) batch refuses a reopen, and keeps its URL.
+	if _, err := s.Cancel(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	before = snapshot()
+	if _, err := s.Open(ctx, "b", "idcard", "https://hooks.example.com/third"); err == nil {
+		t.Error("reopened a cancelled batch")
+	}
+	if after := snapshot(); !maps.Equal(before, after) {
+		t.Errorf("the refused reopen changed the batch:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// A Store allowlisting loopback takes a loopback http URL; a resumed
+	// run replaces the URL and counts its rows afresh.
+	loop := New(rdb, WithCallbackPolicy(webhook.URLPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
+	if _, err := loop.Open(ctx, "c", "idcard", "http://127.0.0.1:9/cb"); err != nil {
+		t.Fatal(err)
+	}
+	_ = loop.Add(ctx, "c", Progress{Read: 5})
+	st, err := loop.Open(ctx, "c", "idcard", "http://127.0.0.1:10/cb")
+	if err != nil || st.CallbackURL != "http://127.0.0.1:10/cb" || st.Read != 0 || st.State != StateOpen {
+		t.Fatalf("resumed: %+v, %v", st, err)
+	}
+	if st, _ := loop.Open(ctx, "c", "idcard", ""); st.CallbackURL != "http://127.0.0.1:10/cb" {
+		t.Errorf("an Open without a callback URL changed it to %q", st.CallbackURL)
 	}
 }
 

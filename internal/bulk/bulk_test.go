@@ -11,6 +11,7 @@ import (
 
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/ingest"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/task"
@@ -28,7 +29,8 @@ type bundle struct {
 func setup(t *testing.T, n int) *bundle {
 	t.Helper()
 	rdb := redistest.New(t).Client(t)
-	prod, err := producer.New(producer.Config{Redis: rdb})
+	codec, _ := task.NewCodec(keyring.Ephemeral())
+	prod, err := producer.New(producer.Config{Redis: rdb, Codec: codec})
 	if err != nil {
 		t.Fatal(err)
 	}

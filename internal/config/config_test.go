@@ -105,9 +105,9 @@ func TestSecrets(t *testing.T) {
 
 func TestWebhookClient(t *testing.T) {
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	c, _ := BindWebhook(fs, env(map[string]string{"REALNAME_WEBHOOK_URL": "http://127.0.0.1:1/h"}))
-	if _, _, err := c.Client(); err == nil {
-		t.Fatal("a webhook URL without a secret was accepted")
+	c, _ := BindWebhook(fs, env(map[string]string{"REALNAME_WEBHOOK_URL": "http://127.0.0.1:1/h", "REALNAME_WEBHOOK_ALLOW": "127.0.0.0/8"}))
+	if _, _, err := c.Client(); err == nil || !strings.Contains(err.Error(), "REALNAME_WEBHOOK_SECRET") {
+		t.Fatalf("a webhook URL without a secret: %v", err)
 	}
 	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
 	c, _ = BindWebhook(fs, env(map[string]string{
@@ -120,6 +120,78 @@ func TestWebhookClient(t *testing.T) {
 	}
 }
 
+// TestWebhookPolicy: the worker refuses at start a default URL, an
+// allowlist or a proxy it would not use, naming the setting; the client it
+// builds carries the allowlist.
+func TestWebhookPolicy(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string // in the error; "" for none
+	}{
+		{"defaults", nil, ""},
+		{"public https URL", map[string]string{"REALNAME_WEBHOOK_URL": "https://backend.example.com/hooks"}, ""},
+		{"plain http URL", map[string]string{"REALNAME_WEBHOOK_URL": "http://backend.example.com/hooks"}, "REALNAME_WEBHOOK_URL"},
+		{"private URL", map[string]string{"REALNAME_WEBHOOK_URL": "https://10.0.0.1/hooks"}, "REALNAME_WEBHOOK_URL"},
+		{"metadata URL", map[string]string{"REALNAME_WEBHOOK_URL": "http://169.254.169.254/latest"}, "REALNAME_WEBHOOK_URL"},
+		{"relative URL", map[string]string{"REALNAME_WEBHOOK_URL": "/hooks"}, "REALNAME_WEBHOOK_URL"},
+		{"URL with user info", map[string]string{"REALNAME_WEBHOOK_URL": "https://u:p@backend.example.com/"}, "REALNAME_WEBHOOK_URL"},
+		{"allowlisted loopback", map[string]string{"REALNAME_WEBHOOK_URL": "http://127.0.0.1:9000/hooks", "REALNAME_WEBHOOK_ALLOW": "127.0.0.0/8,::1"}, ""},
+		{"allowlisted host", map[string]string{"REALNAME_WEBHOOK_URL": "http://receiver:9000/hooks", "REALNAME_WEBHOOK_ALLOW": "receiver"}, ""},
+		{"bad allowlist", map[string]string{"REALNAME_WEBHOOK_ALLOW": "127.0.0.0/33"}, "REALNAME_WEBHOOK_ALLOW"},
+		{"too long", map[string]string{"REALNAME_WEBHOOK_URL": "https://backend.example.com/hooks", "REALNAME_WEBHOOK_MAX_URL_LENGTH": "20"}, "REALNAME_WEBHOOK_URL"},
+		{"negative length", map[string]string{"REALNAME_WEBHOOK_MAX_URL_LENGTH": "-1"}, "REALNAME_WEBHOOK_MAX_URL_LENGTH"},
+		{"proxy", map[string]string{"REALNAME_WEBHOOK_PROXY": "http://proxy.internal:3128"}, ""},
+		{"socks proxy", map[string]string{"REALNAME_WEBHOOK_PROXY": "socks5://proxy.internal:1080"}, ""},
+		{"bad proxy", map[string]string{"REALNAME_WEBHOOK_PROXY": "ftp://user:PROXYPASS@proxy.internal"}, "REALNAME_WEBHOOK_PROXY"},
+		{"proxy without host", map[string]string{"REALNAME_WEBHOOK_PROXY": "proxy.internal:3128"}, "REALNAME_WEBHOOK_PROXY"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := map[string]string{"REALNAME_WEBHOOK_SECRET": secret}
+			for k, v := range tc.env {
+				m[k] = v
+			}
+			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+			c, berr := BindWebhook(fs, env(m))
+			if err := berr(); err != nil {
+				t.Fatal(err)
+			}
+			client, _, err := c.Client()
+			if tc.want == "" {
+				if err != nil || client == nil {
+					t.Fatalf("Client = %v, %v", client, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Client: %v, want an error naming %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "PROXYPASS") {
+				t.Errorf("error %q repeats the proxy's password", err)
+			}
+		})
+	}
+
+	// The API binds the policy alone.
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	pc, _ := BindWebhookPolicy(fs, env(map[string]string{"REALNAME_WEBHOOK_ALLOW": "10.0.0.0/8, hooks.internal"}))
+	p, err := pc.URLPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Check("http://10.1.2.3/h"); err != nil {
+		t.Errorf("allowlisted 10/8: %v", err)
+	}
+	if err := p.Check("http://hooks.internal/h"); err != nil {
+		t.Errorf("allowlisted host: %v", err)
+	}
+	if err := p.Check("https://192.168.1.1/h"); err == nil {
+		t.Error("192.168.1.1 accepted with only 10/8 allowlisted")
+	}
+}
+
 func TestEnvVarsListed(t *testing.T) {
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	BindRedis(fs, env(nil))
@@ -128,7 +200,8 @@ func TestEnvVarsListed(t *testing.T) {
 	BindWebhook(fs, env(nil))
 	vars := EnvVars()
 	for _, want := range []string{"REALNAME_REDIS_URL", "REALNAME_TENCENT_SECRET_ID", "REALNAME_TENCENT_SECRET_KEY", "REALNAME_TENCENT_SECRET_KEY_FILE",
-		"REALNAME_RATE_LIMIT", "REALNAME_WEBHOOK_SECRET", "REALNAME_WEBHOOK_URL"} {
+		"REALNAME_RATE_LIMIT", "REALNAME_WEBHOOK_SECRET", "REALNAME_WEBHOOK_URL", "REALNAME_WEBHOOK_ALLOW", "REALNAME_WEBHOOK_PROXY",
+		"REALNAME_WEBHOOK_MAX_URL_LENGTH"} {
 		if !slices.Contains(vars, want) {
 			t.Errorf("EnvVars lacks %s", want)
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,12 +221,58 @@ func (c *Worker) RateLimitConfig() ratelimit.Config {
 	return ratelimit.Config{Rate: c.RateLimit, LocalRate: float64(c.LocalRateLimit), Burst: c.RateBurst, Headroom: headroom}
 }
 
+// WebhookPolicy says which callback URLs are accepted and where webhooks
+// may be delivered: every component that accepts a callback URL (the API,
+// `realname enqueue`, the producer, the worker's default URL) and the
+// worker's delivery client apply the same one.
+type WebhookPolicy struct {
+	// Allow lists, separated by commas or spaces, CIDRs (127.0.0.0/8), IP
+	// addresses (::1) and host names (hooks.internal.example) that
+	// webhooks may go to although they are loopback, private, link-local
+	// or otherwise not public, and for which plain http is accepted.
+	// Defaults to none: public https endpoints only.
+	Allow string
+	// MaxURLLength bounds a callback URL's length in bytes. Defaults to
+	// webhook.DefaultMaxURLLen (2048).
+	MaxURLLength int
+}
+
+func (c *WebhookPolicy) bind(b *binder) {
+	b.str(&c.Allow, "webhook-allow", "", "CIDRs, IP addresses and host names webhooks may go to although not public (loopback, private, ...), and for which plain http is accepted; comma-separated (default: none, public https endpoints only)")
+	b.integer(&c.MaxURLLength, "webhook-max-url-length", webhook.DefaultMaxURLLen, "longest callback URL accepted, in bytes")
+}
+
+// BindWebhookPolicy registers the callback URL settings on fs, for a
+// command that accepts callback URLs but does not deliver (the API).
+// BindWebhook registers them too.
+func BindWebhookPolicy(fs *pflag.FlagSet, getenv Getenv) (*WebhookPolicy, func() error) {
+	c := &WebhookPolicy{}
+	b := &binder{fs: fs, getenv: getenv}
+	c.bind(b)
+	return c, b.err
+}
+
+// URLPolicy returns the policy the settings describe, or an error naming
+// the setting that is wrong.
+func (c *WebhookPolicy) URLPolicy() (webhook.URLPolicy, error) {
+	p, err := webhook.ParseAllowlist(c.Allow)
+	if err != nil {
+		return webhook.URLPolicy{}, fmt.Errorf("config: REALNAME_WEBHOOK_ALLOW (--webhook-allow): %w", err)
+	}
+	if c.MaxURLLength < 0 {
+		return webhook.URLPolicy{}, fmt.Errorf("config: REALNAME_WEBHOOK_MAX_URL_LENGTH (--webhook-max-url-length): %d is negative", c.MaxURLLength)
+	}
+	p.MaxLen = c.MaxURLLength
+	return p, nil
+}
+
 // Webhook is the webhook configuration.
 type Webhook struct {
 	// Secrets signs events: whsec_ secrets separated by commas or spaces;
 	// during a rotation, list the new and the old.
 	Secrets Secret
-	// DefaultURL receives events of jobs without a callback URL.
+	// DefaultURL receives events of jobs without a callback URL. It must
+	// pass the policy.
 	DefaultURL string
 	// Schedule is the delivery retry schedule. Defaults to
 	// webhook.DefaultSchedule.
@@ -234,9 +281,19 @@ type Webhook struct {
 	// the worker that stored the result. Defaults to 2s; a negative value
 	// sends every event through the webhooks queue.
 	InlineTimeout time.Duration
+	// WebhookPolicy is which callback URLs are accepted, and the delivery
+	// client's allowlist.
+	WebhookPolicy
+	// Proxy is the URL of an HTTP(S) or SOCKS5 proxy every delivery goes
+	// through. Defaults to none: deliveries connect directly, and the
+	// proxy environment variables (HTTPS_PROXY, ...) are ignored. A proxy
+	// resolves and dials the endpoints itself, past the delivery client's
+	// guard of non-public addresses: it must enforce its own egress rules.
+	Proxy string
 }
 
-// BindWebhook registers the webhook settings on fs.
+// BindWebhook registers the webhook settings on fs, those of
+// BindWebhookPolicy included.
 func BindWebhook(fs *pflag.FlagSet, getenv Getenv) (*Webhook, func() error) {
 	c := &Webhook{}
 	b := &binder{fs: fs, getenv: getenv}
@@ -244,11 +301,43 @@ func BindWebhook(fs *pflag.FlagSet, getenv Getenv) (*Webhook, func() error) {
 	b.str(&c.DefaultURL, "webhook-url", "", "default webhook endpoint")
 	b.str(&c.Schedule, "webhook-schedule", "", "retry delays, e.g. 5s,5m,30m,2h,5h,10h,10h (default: about 27h in all)")
 	b.duration(&c.InlineTimeout, "webhook-inline-timeout", 2*time.Second, "bound on an event's first delivery, made at once by the worker that stored the result (negative: every event through the webhooks queue)")
+	c.WebhookPolicy.bind(b)
+	b.str(&c.Proxy, "webhook-proxy", "", "proxy URL for deliveries, http://, https:// or socks5:// (default: none; HTTPS_PROXY and the like are ignored); the proxy dials past the guard of private addresses")
 	return c, b.err
 }
 
+// Policy returns the callback URL policy, having checked DefaultURL
+// against it: an error names the setting that is wrong.
+func (c *Webhook) Policy() (webhook.URLPolicy, error) {
+	p, err := c.URLPolicy()
+	if err != nil {
+		return p, err
+	}
+	if c.DefaultURL != "" {
+		if err := p.Check(c.DefaultURL); err != nil {
+			return webhook.URLPolicy{}, fmt.Errorf("config: REALNAME_WEBHOOK_URL (--webhook-url): %w", err)
+		}
+	}
+	return p, nil
+}
+
+// proxyURL parses Proxy; nil when it is empty.
+func (c *Webhook) proxyURL() (*url.URL, error) {
+	if c.Proxy == "" {
+		return nil, nil
+	}
+	// The URL may hold the proxy's credentials: never quoted.
+	u, err := url.Parse(c.Proxy)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" && u.Scheme != "socks5h") {
+		return nil, fmt.Errorf("config: REALNAME_WEBHOOK_PROXY (--webhook-proxy): must be an http://, https:// or socks5:// URL with a host")
+	}
+	return u, nil
+}
+
 // Client returns the delivery client, or nil when no secret is configured
-// (webhooks off). It also returns the retry schedule.
+// (webhooks off). It also returns the retry schedule. The client dials
+// through the guard of non-public addresses, with the policy's allowlist,
+// or through Proxy.
 func (c *Webhook) Client() (*webhook.Client, webhook.Schedule, error) {
 	sched := webhook.DefaultSchedule
 	if c.Schedule != "" {
@@ -257,6 +346,14 @@ func (c *Webhook) Client() (*webhook.Client, webhook.Schedule, error) {
 			return nil, nil, fmt.Errorf("config: REALNAME_WEBHOOK_SCHEDULE: %w", err)
 		}
 		sched = s
+	}
+	policy, err := c.Policy()
+	if err != nil {
+		return nil, nil, err
+	}
+	proxy, err := c.proxyURL()
+	if err != nil {
+		return nil, nil, err
 	}
 	raw, err := c.Secrets.Value()
 	if err != nil {
@@ -280,7 +377,7 @@ func (c *Webhook) Client() (*webhook.Client, webhook.Schedule, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	client, err := webhook.NewClient(webhook.ClientConfig{Signer: signer})
+	client, err := webhook.NewClient(webhook.ClientConfig{Signer: signer, Policy: policy, Proxy: proxy})
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}

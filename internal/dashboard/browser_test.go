@@ -16,9 +16,11 @@ import (
 
 	"github.com/realname-io/realname/internal/apikey"
 	"github.com/realname-io/realname/internal/dashboard"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/store"
+	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/producer/httpapi"
 )
@@ -48,8 +50,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	browser := chromium(t)
 	db := redistest.New(t)
 	rdb := db.Client(t)
+	codec, _ := task.NewCodec(keyring.Ephemeral())
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
-	prod, err := producer.New(producer.Config{Redis: rdb, Store: results})
+	prod, err := producer.New(producer.Config{Redis: rdb, Store: results, Codec: codec})
 	if err != nil {
 		t.Fatal(err)
 	}

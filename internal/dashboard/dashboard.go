@@ -40,13 +40,15 @@ func Handlers(redis asynq.RedisConnOpt) (readOnly, admin *asynqmon.HTTPHandler) 
 type maskedVerification struct {
 	Kind        task.Kind `json:"kind"`
 	OrderNo     string    `json:"orderNo"`
-	Name        any       `json:"name"`
-	IDNumber    any       `json:"idNumber"`
-	Phone       any       `json:"phoneNumber,omitempty"`
-	BankCard    any       `json:"bankCardNumber,omitempty"`
+	Name        string    `json:"name"`
+	IDNumber    string    `json:"idNumber"`
+	Phone       string    `json:"phoneNumber,omitempty"`
+	BankCard    string    `json:"bankCardNumber,omitempty"`
 	CallbackURL string    `json:"callbackUrl,omitempty"`
 	Batch       string    `json:"batch,omitempty"`
 	EnqueuedAt  string    `json:"enqueuedAt"`
+	// Key names the key the personal data is sealed under.
+	Key string `json:"sealedWithKey,omitempty"`
 }
 
 // FormatPayload shows a task payload with personal data masked.
@@ -61,18 +63,14 @@ func FormatPayload(taskType string, payload []byte) string {
 		b, _ := json.MarshalIndent(map[string]any{"id": w.ID, "url": redactURL(w.URL), "body": w.Body}, "", "  ")
 		return string(b)
 	}
-	v, err := task.DecodeVerification(payload)
+	v, err := task.DecodeMasked(payload)
 	if err != nil {
 		return hidden(payload)
 	}
-	m := maskedVerification{Kind: v.Kind, OrderNo: string(v.OrderNo), Name: v.Name, IDNumber: v.IDNumber,
-		CallbackURL: redactURL(v.CallbackURL), Batch: v.Batch, EnqueuedAt: v.EnqueuedAt.UTC().Format("2006-01-02T15:04:05Z")}
-	if v.Phone != "" {
-		m.Phone = v.Phone
-	}
-	if v.BankCard != "" {
-		m.BankCard = v.BankCard
-	}
+	// The masked forms rest beside the ciphertext: the dashboard needs no
+	// key, and shows which key sealed the rest.
+	m := maskedVerification{Kind: v.Kind, OrderNo: v.OrderNo, Name: v.Name, IDNumber: v.IDNumber, Phone: v.Phone, BankCard: v.BankCard,
+		CallbackURL: redactURL(v.CallbackURL), Batch: v.Batch, EnqueuedAt: v.EnqueuedAt.UTC().Format("2006-01-02T15:04:05Z"), Key: v.KeyID}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return hidden(payload)

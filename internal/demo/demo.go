@@ -17,12 +17,14 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider"
 	"github.com/realname-io/realname/internal/provider/aliyun"
 	"github.com/realname-io/realname/internal/provider/tencentv3"
 	"github.com/realname-io/realname/internal/ratelimit"
 	"github.com/realname-io/realname/internal/sandbox"
 	"github.com/realname-io/realname/internal/store"
+	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/worker"
@@ -225,8 +227,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	sched, _ := webhook.ParseSchedule("200ms,500ms,1s,2s,5s")
+	// A key made for this run: the demo's queue dies with it.
+	codec, err := task.NewCodec(keyring.Ephemeral())
+	if err != nil {
+		return nil, err
+	}
 	w, err := worker.New(worker.Config{
-		Redis: cfg.Redis, Router: router, Quotas: workerQuotas, Store: results, Webhooks: hooks,
+		Redis: cfg.Redis, Router: router, Codec: codec, Quotas: workerQuotas, Store: results, Webhooks: hooks,
 		Concurrency: cfg.Concurrency, TaskCheckInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond,
 		RetryBase: 50 * time.Millisecond, RetryCap: time.Second, ThrottleDelay: 200 * time.Millisecond,
 		RateLimit:       ratelimit.Config{Rate: cfg.RateLimit},
@@ -237,7 +244,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	prod, err := producer.New(producer.Config{Redis: cfg.Redis, Store: results})
+	prod, err := producer.New(producer.Config{Redis: cfg.Redis, Store: results, Codec: codec})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/realname-io/realname/internal/provider"
@@ -218,8 +219,21 @@ func Truth(e sample.Entry, kind string) provider.Class {
 	return tencentv2.ClassifyAuthCode(e.AuthCodes[actionOf[kind]])
 }
 
+// LoopbackPolicy returns the webhook policy of the demo and the tests: it
+// allowlists loopback, 127.0.0.0/8 and ::1, where the stack's receiver
+// listens, and nothing else.
+func LoopbackPolicy() webhook.URLPolicy {
+	return webhook.URLPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+}
+
+// LoopbackAllow is LoopbackPolicy as a REALNAME_WEBHOOK_ALLOW value, for the
+// processes a test starts.
+const LoopbackAllow = "127.0.0.0/8,::1"
+
 // WebhookClient returns a delivery client that signs with the stack's
-// webhook secret.
+// webhook secret and may deliver to loopback (LoopbackPolicy), where the stack's
+// receiver listens; the dial guard still refuses every other non-public
+// address.
 func (s *Stack) WebhookClient() (*webhook.Client, error) {
 	secret, err := webhook.ParseSecret(s.WebhookSecret)
 	if err != nil {
@@ -229,5 +243,5 @@ func (s *Stack) WebhookClient() (*webhook.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return webhook.NewClient(webhook.ClientConfig{Signer: signer})
+	return webhook.NewClient(webhook.ClientConfig{Signer: signer, Policy: LoopbackPolicy()})
 }

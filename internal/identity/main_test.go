@@ -48,7 +48,7 @@ var knownReasons = map[string][]string{
 		reasonNameOther, reasonNameDotEdge, reasonNameDotDouble, reasonNameShort, reasonNameLong},
 	FieldPhone:    {reasonPhoneEmpty, reasonPhoneChars, reasonPhoneLength, reasonPhonePrefix},
 	FieldBankCard: {reasonCardEmpty, reasonCardChars, reasonCardLength, reasonCardLuhn},
-	FieldOrderNo:  {reasonOrderEmpty, reasonOrderLong, reasonOrderChars},
+	FieldOrderNo:  {reasonOrderEmpty, reasonOrderLong, reasonOrderChars, reasonOrderIDNumber, reasonOrderPhone, reasonOrderCard},
 }
 
 // requireFieldError checks that err is a *FieldError for field, with reason

@@ -52,6 +52,12 @@ func TestParseOrderNoInvalid(t *testing.T) {
 		{name: "Han characters", in: "订单号一", reason: reasonOrderChars},
 		{name: "long Han characters", in: strings.Repeat("订", 30), reason: reasonOrderChars},
 		{name: "percent", in: "ORD%201", reason: reasonOrderChars},
+		{name: "a resident ID number", in: "11010519491231002X", reason: reasonOrderIDNumber},
+		{name: "a resident ID number, lower-case x", in: "11010519491231002x", reason: reasonOrderIDNumber},
+		{name: "an ID number as a segment", in: "signup-11010519491231002X", reason: reasonOrderIDNumber},
+		{name: "a mobile number", in: "13812345678", reason: reasonOrderPhone},
+		{name: "a mobile number as a segment", in: "user:13812345678:1", reason: reasonOrderPhone},
+		{name: "a card number", in: "6222021234567890128", reason: reasonOrderCard},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -349,5 +350,39 @@ func TestParseLatency(t *testing.T) {
 				t.Errorf("Set = %+v, %v", flag, err)
 			}
 		})
+	}
+}
+
+// TestInFlight: Stats.InFlight counts a call from its arrival until its
+// answer is written, and a reset leaves the gauge alone.
+func TestInFlight(t *testing.T) {
+	t.Parallel()
+	const d = 300 * time.Millisecond
+	b := setup(t, Config{Faults: Faults{Latency: Latency{Kind: LatencyFixed, Min: d, Max: d}}})
+	done := make(chan error, 1)
+	go func() {
+		resp, err := b.send(idCall("o-inflight"))
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.srv.Stats().InFlight != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call never showed in InFlight")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.srv.ResetStats()
+	if got := b.srv.Stats().InFlight; got != 1 {
+		t.Errorf("InFlight after a reset = %d, want 1", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := b.srv.Stats().InFlight; got != 0 {
+		t.Errorf("InFlight after the answer = %d, want 0", got)
 	}
 }

@@ -161,6 +161,8 @@ type Server struct {
 
 	// outage is read without mu, before a request's body is.
 	outage [numProviders]atomic.Bool
+	// inFlight is Stats.InFlight.
+	inFlight atomic.Int64
 
 	// release is closed when Serve shuts down, so that answers held by the
 	// timeout fault give up instead of delaying the shutdown.
@@ -277,6 +279,7 @@ func (s *Server) Stats() Stats {
 	st.OrderNoReused = s.meter.orderNoReused
 	st.BilledByMoreThanOneProvider = s.meter.crossBilled
 	st.MaxPerSecond = s.meter.maxPerSecond
+	st.InFlight = s.inFlight.Load()
 	for p := range s.prov {
 		ps := s.prov[p].stats.clone()
 		st.Providers[provider(p).String()] = ps
@@ -342,6 +345,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, "GET, POST")
 			return
 		}
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
 		if s.refuseOutage(w, r, provTencentV2) {
 			return
 		}
@@ -356,6 +361,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, "GET, POST")
 			return
 		}
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
 		if s.refuseOutage(w, r, p) {
 			return
 		}

@@ -40,6 +40,11 @@ type Stats struct {
 	// signature, replay and quota checks) within any sliding 1000 ms,
 	// all providers together.
 	MaxPerSecond int64 `json:"maxPerSecond"`
+	// InFlight is a gauge, not a counter: the provider calls received
+	// whose answer has not been written yet, all providers together. A
+	// caller that dies now may have been billed for any of them without
+	// seeing the answer. ResetStats leaves it alone.
+	InFlight int64 `json:"inFlight"`
 	// Providers holds the counters of each provider, by name (tencent-v2,
 	// tencent-v3, aliyun); every provider is present.
 	Providers map[string]ProviderStats `json:"providers"`

@@ -2,9 +2,9 @@
 // names, the queues, the payloads, and their one encoder and decoder.
 //
 // Personal data lives in exactly two places, the task payload and the
-// provider request, and this package is where the payload is encoded. It is
-// the single place where encryption at rest will plug in: nothing else reads
-// or writes payload bytes.
+// provider request, and this package is where the payload is encoded: its
+// personal data sealed under a key ring (Codec), so that it rests in Redis
+// only as ciphertext. Nothing else reads or writes payload bytes.
 package task
 
 import (
@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/realname-io/realname/internal/identity"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider"
 )
 
@@ -142,78 +143,136 @@ func (v Verification) Request() provider.Request {
 	return provider.Request{Kind: v.Kind, OrderNo: v.OrderNo, Name: v.Name, IDNumber: v.IDNumber, Phone: v.Phone, BankCard: v.BankCard}
 }
 
-// wireVerification is the payload as stored in Redis. Its fields are plain
-// strings holding raw personal data: it must never be logged or returned.
+// Payloads at rest. A verification's personal data (name, ID number,
+// phone, card) is sealed under the Codec's key ring (AES-256-GCM, package
+// keyring), bound to the job ID: a payload moved to another job does not
+// open. Beside the ciphertext the payload keeps the masked forms, which is
+// all the dashboard shows, and the order number, kind, batch and callback
+// URL in clear: the worker's bookkeeping needs them, and order numbers are
+// refused when they look like personal data.
+
+// wireVerification is the payload as stored in Redis (version 2).
 type wireVerification struct {
-	V           int    `json:"v"`
-	Kind        Kind   `json:"kind"`
-	OrderNo     string `json:"orderNo"`
-	Name        string `json:"name"`
-	IDNumber    string `json:"idNumber"`
-	Phone       string `json:"phoneNumber,omitempty"`
-	BankCard    string `json:"bankCardNumber,omitempty"`
-	CallbackURL string `json:"callbackUrl,omitempty"`
-	Batch       string `json:"batch,omitempty"`
-	BatchSeq    int64  `json:"batchSeq,omitempty"`
-	EnqueuedAt  int64  `json:"enqueuedAt"`
+	V           int          `json:"v"`
+	Kind        Kind         `json:"kind"`
+	OrderNo     string       `json:"orderNo"`
+	CallbackURL string       `json:"callbackUrl,omitempty"`
+	Batch       string       `json:"batch,omitempty"`
+	BatchSeq    int64        `json:"batchSeq,omitempty"`
+	EnqueuedAt  int64        `json:"enqueuedAt"`
+	Masked      maskedFields `json:"masked"`
+	// Sealed is the keyring blob of sealedFields' JSON.
+	Sealed []byte `json:"sealed"`
+	// Version 1 payloads (before encryption) held the fields below in
+	// clear; they are read, never written.
+	Name     string `json:"name,omitempty"`
+	IDNumber string `json:"idNumber,omitempty"`
+	Phone    string `json:"phoneNumber,omitempty"`
+	BankCard string `json:"bankCardNumber,omitempty"`
 }
 
-// payloadVersion is bumped when the wire form changes; encryption at rest
-// will be version 2.
-const payloadVersion = 1
+// maskedFields are the masked forms of the sealed fields.
+type maskedFields struct {
+	Name     string `json:"name"`
+	IDNumber string `json:"idNumber"`
+	Phone    string `json:"phoneNumber,omitempty"`
+	BankCard string `json:"bankCardNumber,omitempty"`
+}
 
-// ErrPayload is matched by every error of DecodeVerification.
+// sealedFields is the plaintext of a payload's blob: raw personal data,
+// never logged or returned.
+type sealedFields struct {
+	Name     string `json:"n"`
+	IDNumber string `json:"i"`
+	Phone    string `json:"p,omitempty"`
+	BankCard string `json:"b,omitempty"`
+}
+
+// payloadVersion is the version written; version 1 (clear text) is still
+// read, so that tasks queued before encryption drain.
+const payloadVersion = 2
+
+// ErrPayload is matched by every error of Codec.Decode and DecodeMasked.
 var ErrPayload = errors.New("task: bad payload")
 
-// EncodeVerification returns the payload bytes of v.
-func EncodeVerification(v Verification) ([]byte, error) {
+// Codec writes and reads verification payloads, sealing their personal
+// data under a key ring. It is safe for concurrent use.
+type Codec struct{ keys *keyring.Keyring }
+
+// NewCodec returns a Codec sealing under keys.
+func NewCodec(keys *keyring.Keyring) (*Codec, error) {
+	if keys == nil {
+		return nil, errors.New("task: a key ring is required: personal data rests only as ciphertext")
+	}
+	return &Codec{keys: keys}, nil
+}
+
+// Keys returns the codec's key ring.
+func (c *Codec) Keys() *keyring.Keyring { return c.keys }
+
+// Encode returns the payload bytes of v, its personal data sealed for
+// its job ID.
+func (c *Codec) Encode(v Verification) ([]byte, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
+	pt, err := json.Marshal(sealedFields{Name: v.Name.Reveal(), IDNumber: v.IDNumber.Reveal(), Phone: v.Phone.Reveal(), BankCard: v.BankCard.Reveal()})
+	if err != nil {
+		return nil, err
+	}
+	m := maskedFields{Name: v.Name.Masked(), IDNumber: v.IDNumber.Masked()}
+	if v.Phone != "" {
+		m.Phone = v.Phone.Masked()
+	}
+	if v.BankCard != "" {
+		m.BankCard = v.BankCard.Masked()
+	}
 	return json.Marshal(wireVerification{
-		V:           payloadVersion,
-		Kind:        v.Kind,
-		OrderNo:     string(v.OrderNo),
-		Name:        v.Name.Reveal(),
-		IDNumber:    v.IDNumber.Reveal(),
-		Phone:       v.Phone.Reveal(),
-		BankCard:    v.BankCard.Reveal(),
-		CallbackURL: v.CallbackURL,
-		Batch:       v.Batch,
-		BatchSeq:    v.BatchSeq,
-		EnqueuedAt:  v.EnqueuedAt.UnixMilli(),
+		V: payloadVersion, Kind: v.Kind, OrderNo: string(v.OrderNo), CallbackURL: v.CallbackURL,
+		Batch: v.Batch, BatchSeq: v.BatchSeq, EnqueuedAt: v.EnqueuedAt.UnixMilli(),
+		Masked: m, Sealed: c.keys.Seal([]byte(JobID(v.OrderNo)), pt),
 	})
 }
 
-// DecodeVerification parses payload bytes and validates every field again:
-// what comes out of Redis is outside input too. Errors never quote the
-// payload.
-func DecodeVerification(b []byte) (Verification, error) {
-	var w wireVerification
-	if err := json.Unmarshal(b, &w); err != nil {
-		return Verification{}, fmt.Errorf("%w: not JSON of the expected shape", ErrPayload)
+// Decode parses the payload of job jobID, opens its personal data and
+// validates every field again: what comes out of Redis is outside input
+// too. Errors never quote the payload; one for a key the ring lacks
+// matches keyring.ErrUnknownKey and names it.
+func (c *Codec) Decode(jobID string, b []byte) (Verification, error) {
+	w, err := unmarshalWire(b)
+	if err != nil {
+		return Verification{}, err
 	}
-	if w.V != payloadVersion {
-		return Verification{}, fmt.Errorf("%w: version %d, want %d", ErrPayload, w.V, payloadVersion)
+	if JobID(identity.OrderNo(w.OrderNo)) != jobID {
+		return Verification{}, fmt.Errorf("%w: payload of another job", ErrPayload)
+	}
+	sf := sealedFields{Name: w.Name, IDNumber: w.IDNumber, Phone: w.Phone, BankCard: w.BankCard}
+	if w.V == payloadVersion {
+		pt, err := c.keys.Open([]byte(jobID), w.Sealed)
+		if err != nil {
+			return Verification{}, fmt.Errorf("%w: %w", ErrPayload, err)
+		}
+		if err := json.Unmarshal(pt, &sf); err != nil {
+			return Verification{}, fmt.Errorf("%w: sealed fields not of the expected shape", ErrPayload)
+		}
 	}
 	v := Verification{Kind: w.Kind, CallbackURL: w.CallbackURL, Batch: w.Batch, BatchSeq: w.BatchSeq, EnqueuedAt: time.UnixMilli(w.EnqueuedAt)}
-	var err error
 	if v.OrderNo, err = identity.ParseOrderNo(w.OrderNo); err != nil {
 		return Verification{}, fmt.Errorf("%w: %w", ErrPayload, err)
 	}
-	if v.Name, err = identity.ParseName(w.Name); err != nil {
+	if v.Name, err = identity.ParseName(sf.Name); err != nil {
 		return Verification{}, fmt.Errorf("%w: %w", ErrPayload, err)
 	}
-	if v.IDNumber, err = identity.ParseIDNumber(w.IDNumber); err != nil {
+	if v.IDNumber, err = identity.ParseIDNumber(sf.IDNumber); err != nil {
 		return Verification{}, fmt.Errorf("%w: %w", ErrPayload, err)
 	}
-	if w.Phone != "" {
-		if v.Phone, err = identity.ParsePhone(w.Phone); err != nil {
+	if sf.Phone != "" {
+		if v.Phone, err = identity.ParsePhone(sf.Phone); err != nil {
 			return Verification{}, fmt.Errorf("%w: %w", ErrPayload, err)
 		}
 	}
-	if w.BankCard != "" {
-		if v.BankCard, err = identity.ParseBankCard(w.BankCard); err != nil {
+	if sf.BankCard != "" {
+		if v.BankCard, err = identity.ParseBankCard(sf.BankCard); err != nil {
 			return Verification{}, fmt.Errorf("%w: %w", ErrPayload, err)
 		}
 	}
@@ -223,11 +282,60 @@ func DecodeVerification(b []byte) (Verification, error) {
 	return v, nil
 }
 
+func unmarshalWire(b []byte) (wireVerification, error) {
+	var w wireVerification
+	if err := json.Unmarshal(b, &w); err != nil {
+		return w, fmt.Errorf("%w: not JSON of the expected shape", ErrPayload)
+	}
+	if w.V != payloadVersion && w.V != 1 {
+		return w, fmt.Errorf("%w: version %d, want %d", ErrPayload, w.V, payloadVersion)
+	}
+	return w, nil
+}
+
+// MaskedVerification is what a payload shows without its key: the masked
+// identity, and the job's clear fields.
+type MaskedVerification struct {
+	Kind                            Kind
+	OrderNo                         string
+	Name, IDNumber, Phone, BankCard string
+	CallbackURL, Batch              string
+	EnqueuedAt                      time.Time
+	// KeyID names the key its personal data is sealed under; empty for
+	// a payload written before encryption (version 1, in clear).
+	KeyID string
+}
+
+// DecodeMasked reads what a payload shows without a key. A version 1
+// payload's clear fields are masked here.
+func DecodeMasked(b []byte) (MaskedVerification, error) {
+	w, err := unmarshalWire(b)
+	if err != nil {
+		return MaskedVerification{}, err
+	}
+	m := MaskedVerification{Kind: w.Kind, OrderNo: w.OrderNo, CallbackURL: w.CallbackURL, Batch: w.Batch, EnqueuedAt: time.UnixMilli(w.EnqueuedAt),
+		Name: w.Masked.Name, IDNumber: w.Masked.IDNumber, Phone: w.Masked.Phone, BankCard: w.Masked.BankCard}
+	if w.V == payloadVersion {
+		if m.KeyID, err = keyring.KeyID(w.Sealed); err != nil {
+			return MaskedVerification{}, fmt.Errorf("%w: %w", ErrPayload, err)
+		}
+		return m, nil
+	}
+	m.Name, m.IDNumber = identity.Name(w.Name).Masked(), identity.IDNumber(w.IDNumber).Masked()
+	if w.Phone != "" {
+		m.Phone = identity.Phone(w.Phone).Masked()
+	}
+	if w.BankCard != "" {
+		m.BankCard = identity.BankCard(w.BankCard).Masked()
+	}
+	return m, nil
+}
+
 // NewVerifyTask returns the task that runs v, with its job ID as task ID.
 // opts come after the defaults, so callers can override the queue and the
 // retry policy.
-func NewVerifyTask(v Verification, opts ...asynq.Option) (*asynq.Task, error) {
-	b, err := EncodeVerification(v)
+func (c *Codec) NewVerifyTask(v Verification, opts ...asynq.Option) (*asynq.Task, error) {
+	b, err := c.Encode(v)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,8 +32,9 @@ const (
 const maxDrain = 64 << 10
 
 // ErrInvalidRequest is wrapped by a DeliveryError when the delivery could not
-// even be built: an endpoint that does not parse as an absolute http or
-// https URL, or an empty webhook id. Such a DeliveryError is Permanent.
+// even be built: an endpoint the Client's URLPolicy refuses (it then wraps
+// the *URLError too), or an empty webhook id. Such a DeliveryError is
+// Permanent.
 var ErrInvalidRequest = errors.New("webhook: invalid delivery request")
 
 // ClientConfig configures a Client.
@@ -41,10 +43,32 @@ type ClientConfig struct {
 	Signer *Signer
 	// HTTPClient sends the requests. Defaults to a client on a copy of
 	// http.DefaultTransport that keeps MaxIdleConnsPerHost idle
-	// connections per receiver, with Timeout as its timeout. Whatever is
-	// given, Deliver never follows redirects: the Client uses a copy whose
-	// CheckRedirect returns http.ErrUseLastResponse.
+	// connections per receiver, with Timeout as its timeout, that dials
+	// through the dial guard (see Policy) and uses Proxy, never the proxy
+	// environment variables. A given HTTPClient dials as it pleases: the
+	// guard is not on it, only the Policy's check of each URL. Whatever
+	// is given, Deliver never follows redirects: the Client uses a copy
+	// whose CheckRedirect returns http.ErrUseLastResponse.
 	HTTPClient *http.Client
+	// Policy is checked against every endpoint before its delivery (a
+	// refused one is an ErrInvalidRequest), and its allowlist is the dial
+	// guard's: a connection to a loopback, private, link-local (cloud
+	// metadata included), CGNAT, multicast, IPv6 unique-local or
+	// IPv4-mapped, or otherwise special-purpose address is refused
+	// (ErrDeniedAddress) unless the address is in Policy.Allow or the
+	// endpoint's host is in Policy.AllowHosts. The zero value delivers to
+	// public https endpoints only.
+	Policy URLPolicy
+	// Proxy, when set, is the HTTP(S) or SOCKS5 proxy every delivery goes
+	// through. The proxy then resolves and dials the endpoints, so the
+	// dial guard does not see them (it does not check the proxy's own
+	// address either): the proxy must enforce its own egress rules. The
+	// Policy's check of each URL still applies. Without it, deliveries
+	// connect directly; HTTP_PROXY, HTTPS_PROXY and NO_PROXY are ignored.
+	Proxy *url.URL
+	// Resolver resolves endpoints' host names for the default HTTP client.
+	// Defaults to net.DefaultResolver; tests give one of their own.
+	Resolver *net.Resolver
 	// Timeout bounds each attempt. Defaults to DefaultTimeout (10s).
 	Timeout time.Duration
 	// UserAgent is sent as User-Agent. Defaults to DefaultUserAgent.
@@ -56,6 +80,7 @@ type ClientConfig struct {
 // Schedule. A Client is safe for concurrent use.
 type Client struct {
 	signer    *Signer
+	policy    URLPolicy
 	http      *http.Client
 	timeout   time.Duration
 	userAgent string
@@ -76,6 +101,16 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("webhook: new client: negative Timeout %s", cfg.Timeout)
 	}
+	if cfg.Proxy != nil {
+		switch cfg.Proxy.Scheme {
+		case "http", "https", "socks5", "socks5h":
+		default:
+			return nil, errors.New("webhook: new client: Proxy must be an http, https or socks5 URL")
+		}
+		if cfg.Proxy.Host == "" {
+			return nil, errors.New("webhook: new client: Proxy has no host")
+		}
+	}
 	timeout := cmp.Or(cfg.Timeout, DefaultTimeout)
 	var hc http.Client
 	if cfg.HTTPClient != nil {
@@ -84,6 +119,16 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		hc.Timeout = timeout
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+		// The environment's proxy would do the dialing, past the guard:
+		// only an explicit Proxy is used.
+		t.Proxy = nil
+		dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Resolver: cfg.Resolver}
+		if cfg.Proxy != nil {
+			t.Proxy = http.ProxyURL(cfg.Proxy)
+			t.DialContext = dialer.DialContext // only ever the proxy's address
+		} else {
+			t.DialContext = guardedDial(dialer, cfg.Policy)
+		}
 		hc.Transport = t
 	}
 	// A redirect is a failure: following one would send a signed body to an
@@ -91,6 +136,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{
 		signer:    cfg.Signer,
+		policy:    cfg.Policy,
 		http:      &hc,
 		timeout:   timeout,
 		userAgent: cmp.Or(cfg.UserAgent, DefaultUserAgent),
@@ -143,11 +189,11 @@ func (e *DeliveryError) Error() string {
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // Permanent reports whether retrying is pointless: the receiver answered
-// 410 Gone (it asks us to stop), or the request could not be built.
-// Every other failure, including 4xx answers, is worth retrying on the
-// Schedule.
+// 410 Gone (it asks us to stop), the request could not be built, or the
+// dial guard refused the address the endpoint resolved to. Every other
+// failure, including 4xx answers, is worth retrying on the Schedule.
 func (e *DeliveryError) Permanent() bool {
-	return e.StatusCode == http.StatusGone || errors.Is(e.Err, ErrInvalidRequest)
+	return e.StatusCode == http.StatusGone || errors.Is(e.Err, ErrInvalidRequest) || errors.Is(e.Err, ErrDeniedAddress)
 }
 
 // Deliver makes one attempt to POST body to endpoint, signed with a
@@ -159,14 +205,16 @@ func (c *Client) Deliver(ctx context.Context, endpoint string, id string, body [
 	if id == "" {
 		return &DeliveryError{Err: fmt.Errorf("%w: empty webhook id", ErrInvalidRequest)}
 	}
+	// The URL was checked when it was accepted; checked again, it catches
+	// one accepted before the policy was, or under a looser one.
+	if err := c.policy.Check(endpoint); err != nil {
+		return &DeliveryError{Err: fmt.Errorf("%w: %w", ErrInvalidRequest, err)}
+	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		// url.Parse's error quotes the whole URL, and even its inner
 		// error may quote part of the query: neither is kept.
 		return &DeliveryError{Err: fmt.Errorf("%w: endpoint does not parse as a URL", ErrInvalidRequest)}
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &DeliveryError{Err: fmt.Errorf("%w: endpoint must be an absolute http or https URL", ErrInvalidRequest)}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)

@@ -34,6 +34,15 @@ type deliverBundle struct {
 // setupDeliver returns a Client with a fresh secret and a Verifier for it.
 func setupDeliver(t *testing.T, cfg ClientConfig) *deliverBundle {
 	t.Helper()
+	if cfg.Policy.Allow == nil && cfg.Policy.AllowHosts == nil {
+		cfg.Policy = loopback // the test servers listen there
+	}
+	return newBundle(t, cfg)
+}
+
+// newBundle is setupDeliver with cfg's Policy as it is.
+func newBundle(t *testing.T, cfg ClientConfig) *deliverBundle {
+	t.Helper()
 	sec := newSecret(t)
 	cfg.Signer = mustSigner(t, sec)
 	c, err := NewClient(cfg)
@@ -302,6 +311,11 @@ func TestDeliverInvalidRequest(t *testing.T) {
 		{"ftp", "ftp://example.com/" + pathToken, "evt_1"},
 		{"no host", "http:///" + pathToken, "evt_1"},
 		{"empty", "", "evt_1"},
+		{"user info", "https://user:" + queryToken + "@example.com/" + pathToken, "evt_1"},
+		{"plain http to a public host", "http://example.com/hooks/" + pathToken + "?token=" + queryToken, "evt_1"},
+		{"private address", "https://10.0.0.1/hooks/" + pathToken + "?token=" + queryToken, "evt_1"},
+		{"cloud metadata", "http://169.254.169.254/latest/meta-data/" + pathToken, "evt_1"},
+		{"localhost", "https://localhost/hooks/" + pathToken, "evt_1"},
 		{"empty id", "http://127.0.0.1:1/", ""},
 	}
 	for _, tc := range cases {

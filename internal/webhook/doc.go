@@ -14,6 +14,16 @@
 // endpoint's path or query into an error: a customer's URL may carry
 // their tokens.
 //
+// Callback URLs come from API callers, so a URLPolicy decides which are
+// accepted (absolute https, no user info, bounded length, no fragment, no
+// loopback, private or other non-public address literal) everywhere one is
+// accepted, and the Client checks it again before each delivery. The
+// Client's default transport dials through a guard (code.dny.dev/ssrf on
+// net.Dialer.Control) that refuses any connection to a non-public address,
+// whatever name led there, ignores the proxy environment variables, and
+// never follows redirects. The policy's allowlist opens both, explicitly:
+// the demo and the tests allowlist loopback.
+//
 // Retries belong to the caller, the webhook task: Deliver makes one attempt
 // with a fresh timestamp and the event's stable webhook-id, and the task
 // retries on Schedule.Delay until DeliveryError.Permanent or MaxRetry.

@@ -33,7 +33,7 @@ func setupReceiver(t *testing.T, cfg ReceiverConfig) *receiverBundle {
 	}
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
-	client, err := NewClient(ClientConfig{Signer: mustSigner(t, sec)})
+	client, err := NewClient(ClientConfig{Signer: mustSigner(t, sec), Policy: loopback})
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -93,7 +93,7 @@ func TestReceiverRejects(t *testing.T) {
 	ctx := context.Background()
 
 	// Signed with another secret.
-	stranger, err := NewClient(ClientConfig{Signer: mustSigner(t, newSecret(t))})
+	stranger, err := NewClient(ClientConfig{Signer: mustSigner(t, newSecret(t)), Policy: loopback})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,11 @@ type VerificationRequest struct {
 	IDNumber       string `json:"idNumber"`
 	PhoneNumber    string `json:"phoneNumber,omitempty"`
 	BankCardNumber string `json:"bankCardNumber,omitempty"`
-	CallbackURL    string `json:"callbackUrl,omitempty"`
+	// CallbackURL receives the result's webhook (empty: the server's
+	// default): an absolute https URL to a public host, without user info
+	// or a fragment, unless the server allowlists the host. Anything else
+	// is refused with a FieldError on callbackUrl.
+	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
 // Job is a queued verification.
@@ -226,7 +230,9 @@ type Upload struct {
 
 // BatchOpts are options of CreateBatch; nil means none.
 type BatchOpts struct {
-	// CallbackURL receives the batch.completed event.
+	// CallbackURL receives the batch.completed event; the same rules as
+	// VerificationRequest.CallbackURL apply (a refusal is a 400 naming
+	// callbackUrl, and the batch is left as it was).
 	CallbackURL string
 }
 

@@ -13,8 +13,10 @@ import (
 
 	"github.com/realname-io/realname/internal/apikey"
 	"github.com/realname-io/realname/internal/demo"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/store"
+	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/producer/apiclient"
 	"github.com/realname-io/realname/producer/httpapi"
@@ -27,13 +29,14 @@ import (
 func startServer() (url, key string, stop func()) {
 	mr, _ := miniredis.Run()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	codec, _ := task.NewCodec(keyring.Ephemeral())
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
-	prod, _ := producer.New(producer.Config{Redis: rdb, Store: results})
+	prod, _ := producer.New(producer.Config{Redis: rdb, Store: results, Codec: codec})
 	api, _ := httpapi.New(httpapi.Config{Redis: rdb, Producer: prod, Store: results})
 	srv := httptest.NewServer(api)
 	stack, _ := demo.NewStack(demo.StackConfig{N: 1})
 	provider, _ := stack.Client(tencentv2.Config{})
-	w, _ := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, PollInterval: 10 * time.Millisecond})
+	w, _ := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, Codec: codec, PollInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

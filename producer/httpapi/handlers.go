@@ -18,6 +18,7 @@ import (
 	"github.com/realname-io/realname/internal/ingest"
 	"github.com/realname-io/realname/internal/store"
 	"github.com/realname-io/realname/internal/task"
+	"github.com/realname-io/realname/internal/webhook"
 	"github.com/realname-io/realname/producer"
 )
 
@@ -45,7 +46,7 @@ func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	v, err := producer.Validate(req)
+	v, err := s.cfg.Producer.Validate(req)
 	if err != nil {
 		writeInvalid(w, err)
 		return
@@ -183,6 +184,16 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_parameter", "kind", "kind must be one of idcard, mobile3, bankcard3, bankcard4")
 		return
 	}
+	callbackURL := q.Get("callbackUrl")
+	if callbackURL != "" {
+		// Open checks it too, under the same policy; refused here, before
+		// the body is read, the upload costs nothing.
+		policy := s.cfg.Producer.CallbackPolicy()
+		if err := policy.Check(callbackURL); err != nil {
+			writeCallbackError(w, err)
+			return
+		}
+	}
 	format := ingest.FormatAuto
 	switch ct := r.Header.Get("Content-Type"); {
 	case strings.HasPrefix(ct, "text/csv"):
@@ -213,7 +224,11 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, BatchAnswer{Batch: st, Complete: true, Rejects: []ingest.Reject{}})
 		return
 	}
-	if _, err := s.batches.Open(r.Context(), name, string(kind), q.Get("callbackUrl")); err != nil {
+	if _, err := s.batches.Open(r.Context(), name, string(kind), callbackURL); err != nil {
+		if errors.As(err, new(*webhook.URLError)) {
+			writeCallbackError(w, err)
+			return
+		}
 		writeError(w, http.StatusConflict, "batch_conflict", "name", err.Error())
 		return
 	}
@@ -242,6 +257,17 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 		rejects.list = []ingest.Reject{}
 	}
 	writeJSON(w, http.StatusCreated, BatchAnswer{Batch: st, Upload: stats, Rejects: rejects.list, Complete: completed})
+}
+
+// writeCallbackError answers a callbackUrl the policy refused: 400 naming
+// the parameter, with the reason (never the URL's path or query).
+func writeCallbackError(w http.ResponseWriter, err error) {
+	msg := "callbackUrl is not an acceptable webhook URL"
+	var ue *webhook.URLError
+	if errors.As(err, &ue) {
+		msg = "callbackUrl: " + ue.Reason
+	}
+	writeError(w, http.StatusBadRequest, "invalid_parameter", producer.FieldCallbackURL, msg)
 }
 
 func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {

@@ -39,7 +39,8 @@ func OpenAPI() []byte { return openAPI }
 type Config struct {
 	// Redis holds the queue, the results, the batches and the keys.
 	Redis redis.UniversalClient
-	// Producer enqueues verifications.
+	// Producer enqueues verifications. Its CallbackPolicy is the one
+	// batches' callback URLs are held to as well.
 	Producer *producer.Client
 	// Store defaults to the Redis result store on Redis.
 	Store store.Store
@@ -85,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.MaxBatchBytes = cmp.Or(cfg.MaxBatchBytes, 2<<30)
 	cfg.MaxWait = cmp.Or(cfg.MaxWait, 30*time.Second)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, cfg.MaxWait+10*time.Second)
-	s := &Server{cfg: cfg, store: cfg.Store, keys: cfg.Keys, batches: batch.New(cfg.Redis),
+	s := &Server{cfg: cfg, store: cfg.Store, keys: cfg.Keys, batches: batch.New(cfg.Redis, batch.WithCallbackPolicy(cfg.Producer.CallbackPolicy())),
 		inspector: asynq.NewInspectorFromRedisClient(cfg.Redis), mux: http.NewServeMux()}
 	if s.store == nil {
 		st, err := store.NewRedis(cfg.Redis, store.RedisConfig{})

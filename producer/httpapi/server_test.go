@@ -18,10 +18,12 @@ import (
 
 	"github.com/realname-io/realname/internal/apikey"
 	"github.com/realname-io/realname/internal/demo"
+	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/store"
+	"github.com/realname-io/realname/internal/task"
 	"github.com/realname-io/realname/producer"
 	"github.com/realname-io/realname/producer/httpapi"
 	"github.com/realname-io/realname/worker"
@@ -43,8 +45,9 @@ func setup(t *testing.T, work bool) *bundle {
 	t.Helper()
 	db := redistest.New(t)
 	rdb := db.Client(t)
+	codec, _ := task.NewCodec(keyring.Ephemeral())
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
-	prod, err := producer.New(producer.Config{Redis: rdb, Store: results})
+	prod, err := producer.New(producer.Config{Redis: rdb, Store: results, Codec: codec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +76,7 @@ func setup(t *testing.T, work bool) *bundle {
 	if work {
 		provider, _ := b.stack.Client(tencentv2.Config{})
 		hooks, _ := b.stack.WebhookClient()
-		w, err := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, Webhooks: hooks,
+		w, err := worker.New(worker.Config{Redis: rdb, Provider: provider, Store: results, Webhooks: hooks, Codec: codec,
 			DefaultWebhookURL: b.stack.ReceiverURL, PollInterval: 10 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

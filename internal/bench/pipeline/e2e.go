@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/realname-io/realname/internal/harness"
 	"github.com/realname-io/realname/internal/identity"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/task"
@@ -39,10 +40,10 @@ type e2eResult struct {
 	// and realname_redis_commands_total.
 	roundTrips, sent float64
 	billed           int64
-	received         arrivals
+	received         harness.Arrivals
 	// cpu is the CPU time each process spent on the run, by name.
 	cpu []procCPU
-	rss []procExit
+	rss []harness.Exit
 }
 
 func (r e2eResult) rate() float64 { return float64(r.jobs) / r.elapsed.Seconds() }
@@ -52,13 +53,13 @@ func (r e2eResult) perJob(v float64) float64 { return v / float64(r.jobs) }
 
 // e2eRun drains a batch with one worker and a sandbox without latency or
 // quota, and reads what Redis ran for it.
-func (h *harness) e2eRun(ctx context.Context, sb *sandboxProc) (e2eResult, error) {
+func (h *bench) e2eRun(ctx context.Context, sb *harness.Sandbox) (e2eResult, error) {
 	r := e2eResult{jobs: h.cfg.e2eJobs}
 	const name = "e2e"
-	if err := h.fresh(ctx, sb); err != nil {
+	if err := h.Fresh(ctx, sb); err != nil {
 		return r, err
 	}
-	if err := h.enqueueBatch(ctx, name, r.jobs); err != nil {
+	if err := h.EnqueueBatch(ctx, name, r.jobs); err != nil {
 		return r, err
 	}
 	// Read after the enqueue, before the worker: the delta is the
@@ -67,35 +68,35 @@ func (h *harness) e2eRun(ctx context.Context, sb *sandboxProc) (e2eResult, error
 	if err != nil {
 		return r, err
 	}
-	cpuBefore := []time.Duration{cpuTimeOf(h.redis.PID()), sb.cpuTime(), h.receiver.cpuTime()}
+	cpuBefore := []time.Duration{harness.CPUTimeOf(h.Redis.PID()), sb.CPUTime(), h.Receiver.CPUTime()}
 	env := []string{"REALNAME_BULK_CONCURRENCY=" + strconv.Itoa(e2eConcurrency)}
 	if path := os.Getenv("PIPELINE_CPU_PROFILE"); path != "" {
 		// The worker's CPU profile of the run, for `go tool pprof`.
 		env = append(env, "REALNAME_CPU_PROFILE="+path)
 	}
-	ws, start, err := h.startWorkers(sb, name, workerSpec{count: 1, rateLimit: e2eRateLimit, env: env})
+	ws, start, err := h.StartWorkers(sb, harness.WorkerSpec{Run: name, Count: 1, RateLimit: e2eRateLimit, Env: env})
 	if err != nil {
 		return r, err
 	}
-	r.received, err = h.receiver.waitArrivals(ctx, verifyPrefix, r.jobs, 5*time.Minute, procsOf(ws))
+	r.received, err = h.Receiver.WaitArrivals(ctx, harness.VerifyPrefix, r.jobs, 5*time.Minute, harness.ProcsOf(ws))
 	if err != nil {
-		r.rss = stopWorkers(ws)
+		r.rss = harness.StopWorkers(ws)
 		return r, fmt.Errorf("run %s: %w", name, err)
 	}
 	after, err := h.readCommandStats(ctx)
 	if err != nil {
 		return r, err
 	}
-	m, err := scrape(ctx, ws[0].metricsAddr)
+	m, err := scrape(ctx, ws[0].MetricsAddr)
 	if err != nil {
 		return r, err
 	}
 	r.cpu = []procCPU{
-		{"redis-server", cpuTimeOf(h.redis.PID()) - cpuBefore[0]}, {"worker", ws[0].cpuTime()},
-		{"sandbox", sb.cpuTime() - cpuBefore[1]}, {"receiver", h.receiver.cpuTime() - cpuBefore[2]},
+		{"redis-server", harness.CPUTimeOf(h.Redis.PID()) - cpuBefore[0]}, {"worker", ws[0].CPUTime()},
+		{"sandbox", sb.CPUTime() - cpuBefore[1]}, {"receiver", h.Receiver.CPUTime() - cpuBefore[2]},
 	}
-	r.rss = stopWorkers(ws)
-	st, err := sb.stats(ctx)
+	r.rss = harness.StopWorkers(ws)
+	st, err := sb.Stats(ctx)
 	if err != nil {
 		return r, err
 	}
@@ -135,12 +136,12 @@ func (r asynqResult) rate() float64 { return float64(r.tasks) / r.elapsed.Second
 // asynqBaseline enqueues n tasks with the payloads of verifications, then
 // times an asynq.Server in this process draining them with a handler that
 // does nothing.
-func (h *harness) asynqBaseline(ctx context.Context, n int) (asynqResult, error) {
+func (h *bench) asynqBaseline(ctx context.Context, n int) (asynqResult, error) {
 	r := asynqResult{tasks: n}
-	if err := h.rdb.FlushAll(ctx).Err(); err != nil {
+	if err := h.RDB.FlushAll(ctx).Err(); err != nil {
 		return r, err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: h.redis.Addr, DB: asynqDB})
+	rdb := redis.NewClient(&redis.Options{Addr: h.Redis.Addr, DB: asynqDB})
 	defer rdb.Close()
 	if err := enqueueNoops(ctx, rdb, n); err != nil {
 		return r, err
@@ -159,7 +160,7 @@ func (h *harness) asynqBaseline(ctx context.Context, n int) (asynqResult, error)
 		LogLevel:    asynq.WarnLevel,
 	})
 	start := time.Now()
-	redisCPU, selfCPU := cpuTimeOf(h.redis.PID()), cpuTimeOf(os.Getpid())
+	redisCPU, selfCPU := harness.CPUTimeOf(h.Redis.PID()), harness.CPUTimeOf(os.Getpid())
 	err = srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
 		if handled.Add(1) == int64(n) {
 			once.Do(func() { close(all) })
@@ -175,10 +176,10 @@ func (h *harness) asynqBaseline(ctx context.Context, n int) (asynqResult, error)
 	case <-ctx.Done():
 		return r, context.Cause(ctx)
 	case <-time.After(5 * time.Minute):
-		return r, fmt.Errorf("asynq baseline: %d of %d tasks handled: %w", handled.Load(), n, errTimeout)
+		return r, fmt.Errorf("asynq baseline: %d of %d tasks handled: %w", handled.Load(), n, harness.ErrTimeout)
 	}
 	r.elapsed = time.Since(start)
-	redisCPU, selfCPU = cpuTimeOf(h.redis.PID())-redisCPU, cpuTimeOf(os.Getpid())-selfCPU
+	redisCPU, selfCPU = harness.CPUTimeOf(h.Redis.PID())-redisCPU, harness.CPUTimeOf(os.Getpid())-selfCPU
 	after, err := h.readCommandStats(ctx)
 	if err != nil {
 		return r, err
@@ -199,7 +200,7 @@ func enqueueNoops(ctx context.Context, rdb *redis.Client, n int) error {
 		v := task.Verification{Kind: task.KindIDCard, OrderNo: identity.OrderNo(e.OrderNo), EnqueuedAt: time.Now()}
 		v.Name, _ = identity.ParseName(e.Name)
 		v.IDNumber, _ = identity.ParseIDNumber(e.IDNumber)
-		t, err := task.NewVerifyTask(v, asynq.Queue("noop"))
+		t, err := harness.Codec().NewVerifyTask(v, asynq.Queue("noop"))
 		if err != nil {
 			return err
 		}

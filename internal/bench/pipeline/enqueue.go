@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/realname-io/realname/internal/harness"
 )
 
 // enqueueResult is (e): the figures the enqueue harness prints.
@@ -30,19 +32,19 @@ var (
 
 // runEnqueueBench runs the enqueue harness, as `make bench` always did,
 // showing its output as it comes, and reads its figures from it.
-func (h *harness) runEnqueueBench(ctx context.Context) (enqueueResult, error) {
+func (h *bench) runEnqueueBench(ctx context.Context) (enqueueResult, error) {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, h.enqBin, "-rows", strconv.Itoa(h.cfg.enqueueRows), "-baseline", strconv.Itoa(h.cfg.enqueueBaseline))
 	// Its temporary directory (and its Redis's) inside ours, so that the
 	// clean-up removes them even when it is stopped before its own.
-	cmd.Env = append(baseEnv(), "TMPDIR="+h.dir)
+	cmd.Env = append(harness.BaseEnv(), "TMPDIR="+h.Dir)
 	cmd.Stdout = io.MultiWriter(os.Stdout, &out)
 	cmd.Stderr = io.MultiWriter(os.Stderr, &out)
 	// A group of its own, signalled as a whole on cancel: the harness and
 	// the `realname enqueue` it runs stop together.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = stopGrace
+	cmd.WaitDelay = harness.StopGrace
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return enqueueResult{}, context.Cause(ctx)

@@ -1,10 +1,11 @@
 // Command pipeline is the `make bench` harness of the whole pipeline:
 // bulk file → `realname enqueue` → Redis → `realname worker` → provider →
 // result → signed webhook, with every part in a process of its own as in
-// production: a private redis-server, the sandbox provider (`realname
-// sandbox`), a webhook receiver (this program run again with a hidden flag)
-// and one or more workers, each serving its Prometheus metrics on a loopback
-// port of its own. It measures, in one run:
+// production, through package harness: a private redis-server, the sandbox
+// provider (`realname sandbox`), a webhook receiver
+// (internal/harness/receiver) and one or more workers, each serving its
+// Prometheus metrics on a loopback port of its own. It measures, in one
+// run:
 //
 //   - (a) quota use: how much of a strict sliding-window quota Q the workers
 //     turn into billed calls, with 1, 3 and 10 worker processes sharing it,
@@ -26,7 +27,7 @@
 //	go run ./internal/bench/pipeline            # the full run, several minutes
 //	go run ./internal/bench/pipeline -short     # under two minutes
 //
-// It must run from the module's root (it builds ./cmd/realname), and needs
+// It must run inside the module (it builds ./cmd/realname), and needs
 // redis-server on PATH.
 package main
 
@@ -40,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/realname-io/realname/internal/harness"
 	"github.com/realname-io/realname/internal/sandbox"
 )
 
@@ -80,25 +82,11 @@ type config struct {
 
 // withDefaults fills the zero fields of c with the defaults of its mode.
 func (c config) withDefaults() config {
-	pick := func(v, full, short int) int {
-		switch {
-		case v != 0:
-			return v
-		case c.short:
-			return short
-		}
-		return full
-	}
-	c.jobs = pick(c.jobs, 6000, 1500)
-	c.e2eJobs = pick(c.e2eJobs, 10_000, 3000)
-	c.enqueueRows = pick(c.enqueueRows, 1_000_000, 100_000)
-	c.enqueueBaseline = pick(c.enqueueBaseline, 50_000, 10_000)
-	if c.signupFor == 0 {
-		c.signupFor = 10 * time.Second
-		if c.short {
-			c.signupFor = 5 * time.Second
-		}
-	}
+	c.jobs = harness.ModeDefault(c.jobs, 6000, 1500, c.short)
+	c.e2eJobs = harness.ModeDefault(c.e2eJobs, 10_000, 3000, c.short)
+	c.enqueueRows = harness.ModeDefault(c.enqueueRows, 1_000_000, 100_000, c.short)
+	c.enqueueBaseline = harness.ModeDefault(c.enqueueBaseline, 50_000, 10_000, c.short)
+	c.signupFor = harness.ModeDefault(c.signupFor, 10*time.Second, 5*time.Second, c.short)
 	if c.signupRate == 0 {
 		c.signupRate = 5
 	}
@@ -128,17 +116,6 @@ func (c config) validate() error {
 }
 
 func main() {
-	// The receiver is this program run again: a process of its own, so that
-	// its CPU and memory are not the harness's. Its flag is not in the flag
-	// set, so -help does not list it.
-	if len(os.Args) == 3 && os.Args[1] == receiverFlag {
-		if err := runReceiver(os.Args[2]); err != nil {
-			fmt.Fprintln(os.Stderr, "receiver:", err)
-			os.Exit(1)
-		}
-		return
-	}
-
 	var cfg config
 	flag.BoolVar(&cfg.short, "short", false, "short mode: fewer jobs and shorter windows, under two minutes")
 	flag.IntVar(&cfg.quota, "quota", 200, "sandbox quota in calls/s (strict sliding second) and the workers' rate limit, runs (a) and (c)")
@@ -182,11 +159,11 @@ func run(ctx context.Context, cfg config) error {
 	var res results
 	res.cfg = cfg
 
-	h, err := newHarness(ctx, cfg)
+	h, err := newBench(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer h.close()
+	defer h.Close()
 
 	if cfg.e2eOnly {
 		return runE2E(ctx, h)
@@ -198,11 +175,11 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
-	if err := h.startReceiver(ctx); err != nil {
+	if _, err := h.StartReceiver(ctx, "127.0.0.1:0"); err != nil {
 		return err
 	}
 	fmt.Printf("\n== (a) quota use: quota %d/s, latency %s, %d bulk jobs a run\n", cfg.quota, cfg.latency, cfg.jobs)
-	sb, err := h.startSandbox(ctx, "sandbox-quota", cfg.quota, cfg.latency)
+	sb, err := h.StartSandbox(ctx, "sandbox-quota", cfg.quota, cfg.latency)
 	if err != nil {
 		return err
 	}
@@ -218,21 +195,21 @@ func run(ctx context.Context, cfg config) error {
 	if res.signup, err = h.signupRun(ctx, sb); err != nil {
 		return err
 	}
-	res.sandboxes = append(res.sandboxes, stopProc(sb.proc))
+	res.sandboxes = append(res.sandboxes, sb.Stop())
 
 	fmt.Printf("\n== (b, d) end to end at zero provider latency: %d jobs\n", cfg.e2eJobs)
-	sb0, err := h.startSandbox(ctx, "sandbox-open", 0, "none")
+	sb0, err := h.StartSandbox(ctx, "sandbox-open", 0, "none")
 	if err != nil {
 		return err
 	}
 	if res.e2e, err = h.e2eRun(ctx, sb0); err != nil {
 		return err
 	}
-	res.sandboxes = append(res.sandboxes, stopProc(sb0.proc))
+	res.sandboxes = append(res.sandboxes, sb0.Stop())
 	if res.asynq, err = h.asynqBaseline(ctx, cfg.e2eJobs); err != nil {
 		return err
 	}
-	res.receiver = stopProc(h.receiver.proc)
+	res.receiver = h.Receiver.Stop()
 
 	path, err := writePlot(cfg.plot, cfg.quota, res.quota)
 	if err != nil {
@@ -245,17 +222,18 @@ func run(ctx context.Context, cfg config) error {
 }
 
 // runE2E runs (b) and (d) alone and prints their ratio.
-func runE2E(ctx context.Context, h *harness) error {
-	if err := h.startReceiver(ctx); err != nil {
+func runE2E(ctx context.Context, h *bench) error {
+	rc, err := h.StartReceiver(ctx, "127.0.0.1:0")
+	if err != nil {
 		return err
 	}
-	defer stopProc(h.receiver.proc)
-	sb, err := h.startSandbox(ctx, "sandbox-open", 0, "none")
+	defer rc.Stop()
+	sb, err := h.StartSandbox(ctx, "sandbox-open", 0, "none")
 	if err != nil {
 		return err
 	}
 	e2e, err := h.e2eRun(ctx, sb)
-	stopProc(sb.proc)
+	sb.Stop()
 	if err != nil {
 		return err
 	}

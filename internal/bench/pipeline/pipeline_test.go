@@ -185,22 +185,3 @@ func TestNiceStep(t *testing.T) {
 		}
 	}
 }
-
-func TestWarningNotes(t *testing.T) {
-	t.Parallel()
-	ps := []procExit{
-		{name: "worker-quota-10w-1", warnings: map[string]int{"warn: throttled": 2}},
-		{name: "worker-quota-10w-2", warnings: map[string]int{"warn: throttled": 1, "error: boom": 1}},
-		{name: "worker-quota-10w-3"},
-		{name: "sandbox-quota", warnings: map[string]int{"warn: slow": 1}},
-	}
-	got := warningNotes(ps)
-	want := []string{
-		"sandbox-quota (1 process(es)) logged 1× warn: slow",
-		"worker-quota-10w (2 process(es)) logged 1× error: boom",
-		"worker-quota-10w (2 process(es)) logged 3× warn: throttled",
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("warningNotes =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}

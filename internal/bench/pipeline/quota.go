@@ -5,12 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/realname-io/realname/internal/task"
+	"github.com/realname-io/realname/internal/harness"
 )
-
-// verifyPrefix starts the webhook-id of every verification's event (not
-// the batch.completed one).
-var verifyPrefix = task.WebhookID(task.JobID(""))
 
 // steadyEdge is cut from both ends of a run of (a) to keep its steady part:
 // the workers' start and the batch's tail are not what the quota is about.
@@ -29,23 +25,23 @@ type quotaResult struct {
 	wall time.Duration
 	// rates are the calls/s over time, for the plot.
 	rates    []point
-	received arrivals
-	rss      []procExit
+	received harness.Arrivals
+	rss      []harness.Exit
 }
 
 // quotaRun drains a batch of cfg.jobs bulk jobs with workers processes
 // sharing the quota, and reads the sandbox's meter as it goes.
-func (h *harness) quotaRun(ctx context.Context, sb *sandboxProc, workers int) (quotaResult, error) {
+func (h *bench) quotaRun(ctx context.Context, sb *harness.Sandbox, workers int) (quotaResult, error) {
 	r := quotaResult{workers: workers, jobs: h.cfg.jobs}
 	name := fmt.Sprintf("quota-%dw", workers)
-	if err := h.fresh(ctx, sb); err != nil {
+	if err := h.Fresh(ctx, sb); err != nil {
 		return r, err
 	}
-	if err := h.enqueueBatch(ctx, name, r.jobs); err != nil {
+	if err := h.EnqueueBatch(ctx, name, r.jobs); err != nil {
 		return r, err
 	}
 	smp := startSampler(ctx, sb)
-	ws, start, err := h.startWorkers(sb, name, workerSpec{count: workers, rateLimit: h.cfg.quota})
+	ws, start, err := h.StartWorkers(sb, harness.WorkerSpec{Run: name, Count: workers, RateLimit: h.cfg.quota})
 	if err != nil {
 		smp.finish()
 		return r, err
@@ -53,13 +49,13 @@ func (h *harness) quotaRun(ctx context.Context, sb *sandboxProc, workers int) (q
 	// Three times the ideal drain time, and a minute for the start: a
 	// worker that cannot hold the quota still finishes, a stuck one fails.
 	ideal := time.Duration(float64(r.jobs) / float64(h.cfg.quota) * float64(time.Second))
-	r.received, err = h.receiver.waitArrivals(ctx, verifyPrefix, r.jobs, 3*ideal+time.Minute, procsOf(ws))
+	r.received, err = h.Receiver.WaitArrivals(ctx, harness.VerifyPrefix, r.jobs, 3*ideal+time.Minute, harness.ProcsOf(ws))
 	samples := smp.finish()
-	r.rss = stopWorkers(ws)
+	r.rss = harness.StopWorkers(ws)
 	if err != nil {
 		return r, fmt.Errorf("run %s: %w", name, err)
 	}
-	st, err := sb.stats(ctx)
+	st, err := sb.Stats(ctx)
 	if err != nil {
 		return r, err
 	}

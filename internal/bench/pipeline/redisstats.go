@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // commandStats parses INFO commandstats: calls by command, from lines like
@@ -35,8 +36,8 @@ func commandStats(info string) map[string]int64 {
 }
 
 // readCommandStats returns the server's calls by command.
-func (h *harness) readCommandStats(ctx context.Context) (map[string]int64, error) {
-	info, err := h.rdb.Info(ctx, "commandstats").Result()
+func (h *bench) readCommandStats(ctx context.Context) (map[string]int64, error) {
+	info, err := h.RDB.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis INFO commandstats: %w", err)
 	}
@@ -108,6 +109,9 @@ func sumSeries(m map[string]float64, name string, labels ...string) float64 {
 	return sum
 }
 
+// scrapeClient reads the workers' metrics.
+var scrapeClient = &http.Client{Timeout: 10 * time.Second}
+
 // scrape reads a worker's /metrics. The scrape itself reads the queues from
 // Redis (the queue collector), a few round trips that the counters it
 // returns may include.
@@ -116,7 +120,7 @@ func scrape(ctx context.Context, addr string) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := scrapeClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", addr, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/realname-io/realname/internal/batch"
+	"github.com/realname-io/realname/internal/harness"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/producer"
 )
@@ -24,8 +25,8 @@ const signupOrderPrefix = "signup-"
 // signupBatchJobs is the size of the batch of (c): enough to drain at the
 // full quota through the warm-up, the window and a few seconds of start,
 // so that it is still draining when the window ends.
-func (h *harness) signupBatchJobs() int {
-	return int(float64(h.cfg.quota) * (signupWarmup + h.cfg.signupFor + 4*time.Second).Seconds())
+func (c config) signupBatchJobs() int {
+	return int(float64(c.quota) * (signupWarmup + c.signupFor + 4*time.Second).Seconds())
 }
 
 // signupResult is run (c).
@@ -42,39 +43,40 @@ type signupResult struct {
 	// batchRate understates what it could take.
 	drained bool
 	refused int64
-	rss     []procExit
+	rss     []harness.Exit
 }
 
 // signupRun drains a batch at the quota with one worker and enqueues
 // signups through the Go producer meanwhile.
-func (h *harness) signupRun(ctx context.Context, sb *sandboxProc) (signupResult, error) {
+func (h *bench) signupRun(ctx context.Context, sb *harness.Sandbox) (signupResult, error) {
 	var r signupResult
 	const name = "signup-batch"
-	if err := h.fresh(ctx, sb); err != nil {
+	if err := h.Fresh(ctx, sb); err != nil {
 		return r, err
 	}
-	if err := h.enqueueBatch(ctx, name, h.signupBatchJobs()); err != nil {
+	if err := h.EnqueueBatch(ctx, name, h.cfg.signupBatchJobs()); err != nil {
 		return r, err
 	}
-	ws, _, err := h.startWorkers(sb, "signup", workerSpec{count: 1, rateLimit: h.cfg.quota})
+	ws, _, err := h.StartWorkers(sb, harness.WorkerSpec{Run: "signup", Count: 1, RateLimit: h.cfg.quota})
 	if err != nil {
 		return r, err
 	}
 	defer func() {
 		if r.rss == nil {
-			stopWorkers(ws)
+			harness.StopWorkers(ws)
 		}
 	}()
-	if err := waitFirstCall(ctx, sb, ws[0].proc); err != nil {
+	// The worker is up when the sandbox has seen a call.
+	if _, err := sb.WaitCalls(ctx, 1, time.Minute, harness.ProcsOf(ws)); err != nil {
 		return r, err
 	}
-	if err := sleep(ctx, signupWarmup); err != nil {
+	if err := harness.Sleep(ctx, signupWarmup); err != nil {
 		return r, err
 	}
 
-	rdb := redis.NewClient(&redis.Options{Addr: h.redis.Addr, DB: pipelineDB})
+	rdb := redis.NewClient(&redis.Options{Addr: h.Redis.Addr, DB: harness.DB})
 	defer rdb.Close()
-	prod, err := producer.New(producer.Config{Redis: rdb})
+	prod, err := producer.New(producer.Config{Redis: rdb, Codec: harness.Codec()})
 	if err != nil {
 		return r, err
 	}
@@ -102,14 +104,14 @@ func (h *harness) signupRun(ctx context.Context, sb *sandboxProc) (signupResult,
 	r.drained = st.Done >= st.Total
 
 	r.n = len(enqueued)
-	if _, err := h.receiver.waitArrivals(ctx, verifyPrefix+signupOrderPrefix, r.n, time.Minute, procsOf(ws)); err != nil {
+	if _, err := h.Receiver.WaitArrivals(ctx, harness.VerifyPrefix+signupOrderPrefix, r.n, time.Minute, harness.ProcsOf(ws)); err != nil {
 		return r, fmt.Errorf("signups: %w", err)
 	}
-	got, err := h.receiver.arrivals(ctx, verifyPrefix+signupOrderPrefix, false)
+	got, err := h.Receiver.Arrivals(ctx, harness.VerifyPrefix+signupOrderPrefix, false)
 	if err != nil {
 		return r, err
 	}
-	r.rss = stopWorkers(ws)
+	r.rss = harness.StopWorkers(ws)
 
 	for id, at := range enqueued {
 		r.latencies = append(r.latencies, time.Unix(0, got.At[id]).Sub(at))
@@ -146,13 +148,13 @@ type windowEdge struct {
 
 // signupWindowEdge reads the sandbox's meter and the worker's count of
 // signup calls (one rate-limit token a call).
-func (h *harness) signupWindowEdge(ctx context.Context, sb *sandboxProc, w *workerProc) (windowEdge, error) {
+func (h *bench) signupWindowEdge(ctx context.Context, sb *harness.Sandbox, w *harness.Worker) (windowEdge, error) {
 	e := windowEdge{at: time.Now()}
-	st, err := sb.stats(ctx)
+	st, err := sb.Stats(ctx)
 	if err != nil {
 		return e, err
 	}
-	m, err := scrape(ctx, w.metricsAddr)
+	m, err := scrape(ctx, w.MetricsAddr)
 	if err != nil {
 		return e, err
 	}
@@ -164,7 +166,7 @@ func (h *harness) signupWindowEdge(ctx context.Context, sb *sandboxProc, w *work
 // enqueueSignups enqueues cfg.signupRate signups a second for
 // cfg.signupFor, each at its own tick, and returns the webhook-id of each
 // with the time just before its Enqueue.
-func (h *harness) enqueueSignups(ctx context.Context, prod *producer.Client) (map[string]time.Time, error) {
+func (h *bench) enqueueSignups(ctx context.Context, prod *producer.Client) (map[string]time.Time, error) {
 	n := int(math.Round(h.cfg.signupRate * h.cfg.signupFor.Seconds()))
 	every := time.Duration(float64(time.Second) / h.cfg.signupRate)
 	enqueued := make(map[string]time.Time, n)
@@ -173,7 +175,7 @@ func (h *harness) enqueueSignups(ctx context.Context, prod *producer.Client) (ma
 	// Identities of their own (seed 7), unknown to the fixture: the
 	// sandbox answers them by its rule.
 	for e := range sample.Generate(n, 7) {
-		if err := sleep(ctx, time.Until(start.Add(time.Duration(i)*every))); err != nil {
+		if err := harness.Sleep(ctx, time.Until(start.Add(time.Duration(i)*every))); err != nil {
 			return nil, err
 		}
 		orderNo := fmt.Sprintf("%s%04d", signupOrderPrefix, i)
@@ -182,50 +184,12 @@ func (h *harness) enqueueSignups(ctx context.Context, prod *producer.Client) (ma
 			&producer.Opts{Priority: producer.Signup}); err != nil {
 			return nil, fmt.Errorf("enqueue signup %s: %w", orderNo, err)
 		}
-		enqueued[verifyPrefix+orderNo] = at
+		enqueued[harness.VerifyPrefix+orderNo] = at
 		i++
 	}
 	// The window ends one interval after the last signup, so that n
 	// signups span n intervals.
-	return enqueued, sleep(ctx, time.Until(start.Add(time.Duration(n)*every)))
-}
-
-// waitFirstCall waits until the sandbox has seen a call: the worker is up.
-func waitFirstCall(ctx context.Context, sb *sandboxProc, w *proc) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		st, err := sb.stats(ctx)
-		if err != nil {
-			return err
-		}
-		if st.Calls > 0 {
-			return nil
-		}
-		if w.exited() {
-			return w.failure()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no provider call within a minute of the worker's start: %w", errTimeout)
-		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
+	return enqueued, harness.Sleep(ctx, time.Until(start.Add(time.Duration(n)*every)))
 }
 
 // percentile returns the p-th percentile of sorted by nearest rank; p 100

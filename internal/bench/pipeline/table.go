@@ -7,10 +7,11 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/realname-io/realname/internal/harness"
 )
 
 // results is everything one run of the harness measured.
@@ -21,8 +22,8 @@ type results struct {
 	signup    signupResult
 	e2e       e2eResult
 	asynq     asynqResult
-	sandboxes []procExit
-	receiver  procExit
+	sandboxes []harness.Exit
+	receiver  harness.Exit
 	plot      string
 }
 
@@ -85,10 +86,10 @@ func printTable(w io.Writer, res results) {
 	row("", "peak RSS, worker (b) / worker (c)", mb(maxRSS(e2e.rss))+" / "+mb(maxRSS(s.rss)))
 	var sbs []string
 	for _, p := range res.sandboxes {
-		sbs = append(sbs, p.name+" "+mb(p.kib))
+		sbs = append(sbs, p.Name+" "+mb(p.KiB))
 	}
 	row("", "peak RSS, sandboxes", strings.Join(sbs, " / "))
-	row("", "peak RSS, receiver", mb(res.receiver.kib))
+	row("", "peak RSS, receiver", mb(res.receiver.KiB))
 	tw.Flush()
 	fmt.Fprintf(w, "calls/s plot of (a): %s\n", res.plot)
 
@@ -133,64 +134,21 @@ func anomalies(res results) []string {
 		out = append(out, fmt.Sprintf("(b): %d calls billed for %d jobs", res.e2e.billed, res.e2e.jobs))
 	}
 	out = append(out, receiverNotes("(b)", res.e2e.received)...)
-	all := append([]procExit{res.receiver}, res.sandboxes...)
+	all := append([]harness.Exit{res.receiver}, res.sandboxes...)
 	for _, r := range res.quota {
 		all = append(all, r.rss...)
 	}
 	all = append(all, res.e2e.rss...)
 	all = append(all, res.signup.rss...)
 	for _, p := range all {
-		if p.err != nil {
-			out = append(out, fmt.Sprintf("%s did not exit cleanly on SIGTERM: %v", p.name, p.err))
+		if p.Err != nil {
+			out = append(out, fmt.Sprintf("%s did not exit cleanly on SIGTERM: %v", p.Name, p.Err))
 		}
 	}
-	return append(out, warningNotes(all)...)
+	return append(out, harness.WarningNotes(all)...)
 }
 
-// warningNotes sums up what the processes logged at level warn or above,
-// the processes of one run together (worker-quota-10w-1 … -10).
-func warningNotes(ps []procExit) []string {
-	type group struct {
-		procs  map[string]bool
-		counts map[string]int
-	}
-	groups := make(map[string]*group)
-	for _, p := range ps {
-		for msg, n := range p.warnings {
-			name := procGroup(p.name)
-			g := groups[name]
-			if g == nil {
-				g = &group{procs: make(map[string]bool), counts: make(map[string]int)}
-				groups[name] = g
-			}
-			g.procs[p.name] = true
-			g.counts[msg] += n
-		}
-	}
-	var out []string
-	for _, name := range slices.Sorted(maps.Keys(groups)) {
-		g := groups[name]
-		for _, msg := range slices.Sorted(maps.Keys(g.counts)) {
-			out = append(out, fmt.Sprintf("%s (%d process(es)) logged %d× %s", name, len(g.procs), g.counts[msg], msg))
-		}
-	}
-	return out
-}
-
-// procGroup drops the process number of a name: worker-quota-10w-3 →
-// worker-quota-10w.
-func procGroup(name string) string {
-	i := strings.LastIndexByte(name, '-')
-	if i < 0 {
-		return name
-	}
-	if _, err := strconv.Atoi(name[i+1:]); err != nil {
-		return name
-	}
-	return name[:i]
-}
-
-func receiverNotes(run string, a arrivals) []string {
+func receiverNotes(run string, a harness.Arrivals) []string {
 	var out []string
 	if a.Rejected > 0 {
 		out = append(out, fmt.Sprintf("%s: the receiver rejected %d deliveries (bad signature or timestamp)", run, a.Rejected))
@@ -202,13 +160,13 @@ func receiverNotes(run string, a arrivals) []string {
 }
 
 // rssRange prints the peak RSS of processes: one figure, or the range.
-func rssRange(ps []procExit) string {
+func rssRange(ps []harness.Exit) string {
 	if len(ps) == 0 {
 		return "n/a"
 	}
-	lo, hi := ps[0].kib, ps[0].kib
+	lo, hi := ps[0].KiB, ps[0].KiB
 	for _, p := range ps {
-		lo, hi = min(lo, p.kib), max(hi, p.kib)
+		lo, hi = min(lo, p.KiB), max(hi, p.KiB)
 	}
 	if mb(lo) == mb(hi) {
 		return mb(hi)
@@ -216,10 +174,10 @@ func rssRange(ps []procExit) string {
 	return mb(lo) + "–" + mb(hi)
 }
 
-func maxRSS(ps []procExit) int64 {
+func maxRSS(ps []harness.Exit) int64 {
 	var m int64
 	for _, p := range ps {
-		m = max(m, p.kib)
+		m = max(m, p.KiB)
 	}
 	return m
 }

@@ -2,92 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/realname-io/realname/internal/sandbox"
+	"github.com/realname-io/realname/internal/harness"
 )
 
 // pollEvery is how often the sandbox's meter is read during a run: the
 // resolution of the steady rate and of the plot.
 const pollEvery = 250 * time.Millisecond
-
-// httpClient serves every request of the harness to its children.
-var httpClient = &http.Client{Timeout: 10 * time.Second}
-
-// sandboxProc is a running `realname sandbox`.
-type sandboxProc struct {
-	*proc
-	url string // http://host:port
-}
-
-// startSandbox starts a sandbox with a provider-wide quota (0: none) and an
-// answer delay, on a port it picks itself; its start line says which.
-func (h *harness) startSandbox(ctx context.Context, name string, quota int, latency string) (*sandboxProc, error) {
-	args := []string{"sandbox", "--addr", "127.0.0.1:0", "--fixture", h.fixture, "--latency", latency}
-	if quota > 0 {
-		args = append(args, "--quota", strconv.Itoa(quota))
-	}
-	env := append(baseEnv(),
-		"REALNAME_SANDBOX_SECRET_ID="+secretID,
-		"REALNAME_SANDBOX_SECRET_KEY="+secretKey,
-		"REALNAME_LOG_LEVEL=info", // the start line; calls are logged at debug only
-	)
-	p, err := h.start(name, env, h.bin, args...)
-	if err != nil {
-		return nil, err
-	}
-	addr, err := waitLogLine(ctx, p, func(line string) (string, bool) {
-		var l struct{ Message, Addr string }
-		if json.Unmarshal([]byte(line), &l) != nil || l.Message != "sandbox listening" {
-			return "", false
-		}
-		return l.Addr, l.Addr != ""
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &sandboxProc{proc: p, url: "http://" + addr}, nil
-}
-
-// stats reads the sandbox's meter.
-func (s *sandboxProc) stats(ctx context.Context) (sandbox.Stats, error) {
-	var st sandbox.Stats
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/sandbox/stats", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return st, fmt.Errorf("sandbox stats: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("sandbox stats: %s", resp.Status)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
-// reset zeroes the sandbox's meter (and its memory of order numbers).
-func (s *sandboxProc) reset(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/sandbox/reset", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("sandbox reset: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("sandbox reset: %s", resp.Status)
-	}
-	return nil
-}
 
 // meterSample is one reading of the sandbox's meter.
 type meterSample struct {
@@ -104,7 +27,7 @@ type sampler struct {
 }
 
 // startSampler starts reading sb's meter until stop.
-func startSampler(ctx context.Context, sb *sandboxProc) *sampler {
+func startSampler(ctx context.Context, sb *harness.Sandbox) *sampler {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &sampler{stop: cancel, done: make(chan struct{})}
 	go func() {
@@ -115,7 +38,7 @@ func startSampler(ctx context.Context, sb *sandboxProc) *sampler {
 			// The time before the request: the sandbox reads its counters
 			// within a millisecond of it.
 			at := time.Now()
-			if st, err := sb.stats(ctx); err == nil {
+			if st, err := sb.Stats(ctx); err == nil {
 				s.mu.Lock()
 				s.samples = append(s.samples, meterSample{at: at, calls: st.Calls, billed: st.Billed, refused: st.QuotaRefused})
 				s.mu.Unlock()
