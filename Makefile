@@ -52,3 +52,16 @@ bench: ## run the Go benchmarks, then the bulk enqueue (BENCH_ROWS rows, default
 .PHONY: bench-short
 bench-short: ## the pipeline harness in its short mode, under two minutes (no Go benchmarks)
 	$(GO) run ./internal/bench/pipeline -short -plot $(BENCH_PLOT)
+
+# The fault injection (internal/chaos): kill -9 of workers, Redis restarts
+# (SIGTERM and kill -9, from its AOF), the webhook receiver away, the
+# provider down, wrong credentials; it asserts the invariants on the
+# sandbox's meter, the results and the events, and exits 1 when one fails.
+# CI runs the short one through `make test` (TestChaosShort).
+.PHONY: chaos
+chaos: ## inject faults into the whole pipeline and assert the invariants (about ten minutes)
+	$(GO) run ./internal/chaos
+
+.PHONY: chaos-short
+chaos-short: ## the fault injection in its short mode, under two minutes
+	$(GO) run ./internal/chaos -short

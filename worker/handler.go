@@ -240,6 +240,14 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	if waited > time.Second {
 		log.Debug().Dur("waited", waited).Msg("rate limited")
 	}
+	// While this job waited for its slot, the provider may have refused
+	// our credentials or its circuit may have opened: a call now would
+	// only be refused too. The job goes back, uncounted, without using a
+	// retry.
+	if reason := w.stopCalling(p.Name()); reason != "" {
+		w.uncountCall(ctx, jobID, p.Name())
+		return &retryLater{delay: w.cfg.CircuitRetryDelay, failure: false, reason: reason}
+	}
 
 	// 5. Call.
 	req := v.Request()
@@ -290,6 +298,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	switch class {
 	case provider.ClassCredentials:
 		ev.Msg("provider refused our credentials")
+		w.credentialsRefused.Store(time.Now().UnixNano())
 		w.pauseVerifyQueues(err)
 		return &retryLater{delay: w.cfg.PausedRetryDelay, failure: false, reason: "provider refused credentials: queues paused"}
 
@@ -312,6 +321,24 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 		return &retryLater{delay: 0, failure: true, reason: err.Error()}
 	}
 	return err
+}
+
+// credentialsHold is how long after the provider refused our credentials
+// this worker makes no call: its queues are paused, and the jobs it had
+// taken already go back instead of collecting the same refusal.
+const credentialsHold = 30 * time.Second
+
+// stopCalling says why a call to the named provider must not leave now,
+// or "": the provider refused our credentials moments ago, or its circuit
+// is open.
+func (w *Worker) stopCalling(providerName string) string {
+	if at := w.credentialsRefused.Load(); at != 0 && time.Since(time.Unix(0, at)) < credentialsHold {
+		return "provider refused our credentials: queues paused"
+	}
+	if w.router.State(providerName) == "open" {
+		return "provider's circuit opened while the job waited for its slot"
+	}
+	return ""
 }
 
 // circuitPoll is how often a job waiting for an open circuit asks again

@@ -225,6 +225,9 @@ type Worker struct {
 	// settleUntil holds provider calls until then (Unix ns) after a Redis
 	// restart.
 	settleUntil atomic.Int64
+	// credentialsRefused is when (Unix ns) a provider last refused our
+	// credentials; 0: never.
+	credentialsRefused atomic.Int64
 	// limits holds the rate limit of each provider action, by limitKey.
 	limits   map[string]*callLimit
 	batches  *batch.Store
