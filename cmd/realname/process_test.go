@@ -115,6 +115,31 @@ func testCodec(t *testing.T) *task.Codec {
 	return c
 }
 
+// stopWorkerProcs stops the workers with SIGTERM and checks that each
+// exits cleanly, after shutting down gracefully, within 20s.
+func stopWorkerProcs(t *testing.T, procs []*workerProc) {
+	t.Helper()
+	for _, p := range procs {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range procs {
+		select {
+		case err := <-p.done:
+			p.done <- err // for the cleanup
+			if err != nil {
+				t.Fatalf("worker %d exited with %v after SIGTERM; logs:\n%s", i, err, p.logs)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("worker %d did not stop within 20s of SIGTERM; logs:\n%s", i, p.logs)
+		}
+		if !strings.Contains(p.logs.String(), "worker stopped") {
+			t.Fatalf("worker %d did not shut down gracefully; logs:\n%s", i, p.logs)
+		}
+	}
+}
+
 func startWorkerProc(t *testing.T, env []string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(binary(t), "worker")
@@ -192,25 +217,7 @@ func TestWorkerProcesses(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, p := range procs {
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i, p := range procs {
-		select {
-		case err := <-p.done:
-			p.done <- err // for the cleanup
-			if err != nil {
-				t.Fatalf("worker %d exited with %v after SIGTERM; logs:\n%s", i, err, p.logs)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("worker %d did not stop within 20s of SIGTERM", i)
-		}
-		if !strings.Contains(p.logs.String(), "worker stopped") {
-			t.Fatalf("worker %d did not shut down gracefully; logs:\n%s", i, p.logs)
-		}
-	}
+	stopWorkerProcs(t, procs)
 	done := countResults()
 	var waiting int
 	in := asynq.NewInspectorFromRedisClient(rdb)
@@ -301,25 +308,9 @@ func TestTwoWorkersDefaultSettings(t *testing.T) {
 		default:
 		}
 	}
-	for _, p := range procs {
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stopWorkerProcs(t, procs)
 	for i, p := range procs {
-		select {
-		case err := <-p.done:
-			p.done <- err // for the cleanup
-			if err != nil {
-				t.Fatalf("worker %d exited with %v after SIGTERM; logs:\n%s", i, err, p.logs)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("worker %d did not stop within 20s of SIGTERM; logs:\n%s", i, p.logs)
-		}
 		logs := p.logs.String()
-		if !strings.Contains(logs, "worker stopped") {
-			t.Fatalf("worker %d did not shut down gracefully; logs:\n%s", i, logs)
-		}
 		if strings.Count(logs, "metrics endpoint off") != 1 || strings.Contains(logs, "serving metrics") {
 			t.Fatalf("worker %d: want /metrics off by default, logged once; logs:\n%s", i, logs)
 		}
