@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -173,7 +174,7 @@ func KeyFrom(ctx context.Context) *apikey.Key {
 // cookie instead.
 func (s *Server) auth(scope apikey.Scope, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok {
 			if c, err := r.Cookie("realname_key"); err == nil {
 				token, ok = c.Value, true
@@ -280,15 +281,31 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool 
 			writeError(w, http.StatusBadRequest, "invalid_json", ute.Field, "the field must be a string")
 			return false
 		}
-		// encoding/json's messages quote field names, not values.
+		// An unknown field's name is not echoed: a caller's mistake can put
+		// data where a name belongs.
 		msg := "the body is not a JSON object of the documented shape"
 		if strings.HasPrefix(err.Error(), "json: unknown field") {
-			msg = strings.TrimPrefix(err.Error(), "json: ")
+			msg = "the body has a field that is not documented"
 		}
 		writeError(w, http.StatusBadRequest, "invalid_json", "", msg)
 		return false
 	}
+	// One JSON value, nothing after it.
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "invalid_json", "", "the body has data after its JSON object")
+		return false
+	}
 	return true
+}
+
+// bearerToken returns the token of an Authorization header of the Bearer
+// scheme, whose name is case-insensitive (RFC 7235).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }
 
 type statusWriter struct {

@@ -157,6 +157,20 @@ func TestAuth(t *testing.T) {
 			t.Errorf("%s: error body %+v lacks a code or message", tc.name, errBody)
 		}
 	}
+	// The scheme's name is case-insensitive (RFC 7235).
+	for _, scheme := range []string{"bearer", "BEARER", "Bearer "} {
+		resp := b.do(t, "GET", "/v1/verifications?orderNo="+e.OrderNo, "", "", nil,
+			map[string]string{"Authorization": scheme + " " + b.tokens["read"]}, nil)
+		if resp.StatusCode == 401 || resp.StatusCode == 403 {
+			t.Errorf("scheme %q: %d, want the key accepted", scheme, resp.StatusCode)
+		}
+	}
+	// An unknown field is refused without its name echoed: it may be data.
+	var eb httpapi.Error
+	b.do(t, "POST", "/v1/verifications", b.tokens["enqueue"], "application/json", strings.NewReader(`{"张三丰":1}`), nil, &eb)
+	if eb.Error.Code != "invalid_json" || strings.Contains(eb.Error.Message, "张三丰") {
+		t.Errorf("unknown field: %+v, want invalid_json without the field's name", eb)
+	}
 	// A revoked key stops working at once.
 	keys := apikey.New(b.rdb)
 	all, _ := keys.List(context.Background())
@@ -210,6 +224,8 @@ func TestCreateVerificationErrors(t *testing.T) {
 	}{
 		{"not JSON", "application/json", "{", nil, 400, "invalid_json"},
 		{"unknown field", "application/json", `{"kind":"idcard","extra":1}`, nil, 400, "invalid_json"},
+		{"trailing data", "application/json", `{"kind":"idcard"} {"kind":"mobile3"}`, nil, 400, "invalid_json"},
+		{"trailing garbage", "application/json", `{"kind":"idcard"}x`, nil, 400, "invalid_json"},
 		{"wrong type", "application/json", `{"kind":"idcard","orderNo":5}`, nil, 400, "invalid_json"},
 		{"form body", "application/x-www-form-urlencoded", "a=b", nil, 415, "unsupported_media_type"},
 		{"too large", "application/json", `{"name":"` + strings.Repeat("张", 5000) + `"}`, nil, 413, "body_too_large"},
