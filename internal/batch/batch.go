@@ -57,6 +57,10 @@ type Status struct {
 	// CallbackURL receives the batch.completed event; empty means the
 	// workers' default endpoint.
 	CallbackURL string `json:"callbackUrl,omitempty"`
+	// Owner is the ID of the API key that created the batch through the
+	// HTTP API; empty for a batch of the CLI or an admin key, which only
+	// admins see. Other non-admin keys do not see the batch.
+	Owner string `json:"owner,omitempty"`
 	// Read counts rows read from input by the latest run, Rejected the
 	// invalid ones, Present those whose order number was enqueued before
 	// (by an earlier run or otherwise); Total counts the jobs this batch
@@ -130,11 +134,13 @@ func (s *Store) indexKey() string        { return s.prefix + "batches" }
 // field that conflicts and its value.
 var openScript = redis.NewScript(`
 local kind = redis.call("HGET", KEYS[1], "kind")
+if kind and ARGV[5] ~= "" and redis.call("HGET", KEYS[1], "owner") ~= ARGV[5] then return {"owner"} end
 if kind and kind ~= ARGV[1] then return {"kind", kind} end
 local state = redis.call("HGET", KEYS[1], "state")
 if state == "` + StateCancelled + `" or state == "` + StateCompleted + `" then return {"state", state} end
 redis.call("HSETNX", KEYS[1], "kind", ARGV[1])
 redis.call("HSETNX", KEYS[1], "createdAt", ARGV[2])
+if not kind and ARGV[5] ~= "" then redis.call("HSET", KEYS[1], "owner", ARGV[5]) end
 if ARGV[3] ~= "" then redis.call("HSET", KEYS[1], "callbackUrl", ARGV[3]) end
 redis.call("HSET", KEYS[1], "state", "` + StateOpen + `", "read", 0, "rejected", 0, "present", 0)
 redis.call("ZADD", KEYS[2], "NX", ARGV[2], ARGV[4])
@@ -146,6 +152,19 @@ return {"ok"}`)
 // callbackURL replaces the batch's; one the Store's policy refuses is an
 // error wrapping the *webhook.URLError. A refused Open changes nothing.
 func (s *Store) Open(ctx context.Context, name, kind, callbackURL string) (*Status, error) {
+	return s.OpenAs(ctx, name, kind, callbackURL, "")
+}
+
+// ErrNotOwned is matched by the error of OpenAs for a batch another API key
+// created: to that caller it does not exist.
+var ErrNotOwned = errors.New("batch: created by another API key")
+
+// OpenAs is Open on behalf of owner, the ID of the API key that asks: a new
+// batch belongs to it, and an existing batch that another key created is
+// refused with ErrNotOwned, changing nothing. An empty owner acts as an
+// administrator (the CLI, an admin key): it opens any batch, and a batch it
+// creates belongs to nobody in particular.
+func (s *Store) OpenAs(ctx context.Context, name, kind, callbackURL, owner string) (*Status, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
@@ -158,11 +177,13 @@ func (s *Store) Open(ctx context.Context, name, kind, callbackURL string) (*Stat
 	// a resumed run counts them afresh. Total and done accumulate. A sealed
 	// batch opens again: the new run may add rows.
 	now := time.Now().UnixMilli()
-	reply, err := openScript.Run(ctx, s.rdb, []string{s.key(name), s.indexKey()}, kind, now, callbackURL, name).StringSlice()
+	reply, err := openScript.Run(ctx, s.rdb, []string{s.key(name), s.indexKey()}, kind, now, callbackURL, name, owner).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("batch %s: open: %w", name, err)
 	}
 	switch {
+	case len(reply) == 1 && reply[0] == "owner":
+		return nil, fmt.Errorf("batch %s: %w", name, ErrNotOwned)
 	case len(reply) == 2 && reply[0] == "kind":
 		return nil, fmt.Errorf("batch %s is of kind %s, not %s", name, reply[1], kind)
 	case len(reply) == 2 && reply[0] == "state":
@@ -182,7 +203,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Status, error) {
 	if len(m) == 0 {
 		return nil, ErrNotFound
 	}
-	st := &Status{Name: name, Kind: m["kind"], State: m["state"], CallbackURL: m["callbackUrl"], ByClass: map[string]int64{}}
+	st := &Status{Name: name, Kind: m["kind"], State: m["state"], CallbackURL: m["callbackUrl"], Owner: m["owner"], ByClass: map[string]int64{}}
 	num := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
 	st.Read, st.Rejected, st.Present, st.Total = num("read"), num("rejected"), num("present"), num("total")
 	st.Done, st.Cached, st.PossiblyBilled = num("done"), num("cached"), num("possiblyBilled")
@@ -457,4 +478,11 @@ func CompletedTask(st *Status, url string, opts ...asynq.Option) (*asynq.Task, e
 		return nil, err
 	}
 	return task.NewWebhookTask(task.Webhook{ID: WebhookID(st.Name), URL: url, Body: body}, opts...)
+}
+
+// VisibleTo reports whether the API key keyID, an admin key when admin,
+// may see the batch: admins see every batch, other keys the batches they
+// created.
+func (st *Status) VisibleTo(keyID string, admin bool) bool {
+	return admin || (st.Owner != "" && st.Owner == keyID)
 }

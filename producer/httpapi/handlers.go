@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/realname-io/realname/internal/apikey"
 	"github.com/realname-io/realname/internal/batch"
 	"github.com/realname-io/realname/internal/bulk"
 	"github.com/realname-io/realname/internal/identity"
@@ -220,13 +221,21 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_body", "", err.Error())
 		return
 	}
-	if st, err := s.batches.Get(r.Context(), name); err == nil && st.State == batch.StateCompleted {
+	owner, admin := callerOf(r)
+	if st, err := s.batches.Get(r.Context(), name); err == nil && st.State == batch.StateCompleted && st.VisibleTo(owner, admin) {
 		writeJSON(w, http.StatusOK, BatchAnswer{Batch: st, Complete: true, Rejects: []ingest.Reject{}})
 		return
 	}
-	if _, err := s.batches.Open(r.Context(), name, string(kind), callbackURL); err != nil {
+	if admin {
+		owner = ""
+	}
+	if _, err := s.batches.OpenAs(r.Context(), name, string(kind), callbackURL, owner); err != nil {
 		if errors.As(err, new(*webhook.URLError)) {
 			writeCallbackError(w, err)
+			return
+		}
+		if errors.Is(err, batch.ErrNotOwned) {
+			writeError(w, http.StatusNotFound, "not_found", "", "no such batch of this API key; choose another name")
 			return
 		}
 		writeError(w, http.StatusConflict, "batch_conflict", "name", err.Error())
@@ -270,21 +279,43 @@ func writeCallbackError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusBadRequest, "invalid_parameter", producer.FieldCallbackURL, msg)
 }
 
-func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
+// callerOf returns the ID of the API key of the request and whether it is
+// an admin key.
+func callerOf(r *http.Request) (keyID string, admin bool) {
+	k := KeyFrom(r.Context())
+	if k == nil {
+		return "", false
+	}
+	return k.ID, k.Has(apikey.ScopeAdmin)
+}
+
+// visibleBatch returns the batch of the request's path if the caller may
+// see it (see batch.Status.VisibleTo); otherwise it answers 404, as for a
+// batch that does not exist, or 503, and returns nil.
+func (s *Server) visibleBatch(w http.ResponseWriter, r *http.Request) *batch.Status {
 	st, err := s.batches.Get(r.Context(), r.PathValue("id"))
-	if errors.Is(err, batch.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "", "no such batch")
-		return
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, batch.ErrNotFound) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "", "cannot read the batch now")
-		return
+		return nil
 	}
-	writeJSON(w, http.StatusOK, st)
+	if owner, admin := callerOf(r); err != nil || !st.VisibleTo(owner, admin) {
+		writeError(w, http.StatusNotFound, "not_found", "", "no such batch")
+		return nil
+	}
+	return st
+}
+
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
+	if st := s.visibleBatch(w, r); st != nil {
+		writeJSON(w, http.StatusOK, st)
+	}
 }
 
 func (s *Server) cancelBatch(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("id")
+	if s.visibleBatch(w, r) == nil {
+		return
+	}
 	_, err := s.batches.Cancel(r.Context(), name)
 	switch {
 	case errors.Is(err, batch.ErrNotFound):
@@ -306,11 +337,7 @@ func (s *Server) cancelBatch(w http.ResponseWriter, r *http.Request) {
 // ?format=csv, in enqueue order.
 func (s *Server) batchResults(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("id")
-	if _, err := s.batches.Get(r.Context(), name); errors.Is(err, batch.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "", "no such batch")
-		return
-	} else if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "", "cannot read the batch now")
+	if s.visibleBatch(w, r) == nil {
 		return
 	}
 	format := r.URL.Query().Get("format")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -456,3 +457,51 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestBatchOwnership: a batch belongs to the API key that created it:
+// another non-admin key gets 404 for its status, results, cancel and
+// re-upload, and its refused re-upload changes nothing; an admin key sees
+// it.
+func TestBatchOwnership(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	keys := apikey.New(b.rdb)
+	_, other, err := keys.Create(ctx, "other backend", []apikey.Scope{apikey.ScopeEnqueue, apikey.ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csv bytes.Buffer
+	if err := sample.WriteCSV(&csv, sample.Generate(5, 11)); err != nil {
+		t.Fatal(err)
+	}
+	owner := b.tokens["enqueue,read"]
+	if resp := b.do(t, "POST", "/v1/batches?name=owned&kind=idcard", owner, "text/csv", bytes.NewReader(csv.Bytes()), nil, nil); resp.StatusCode != 201 {
+		t.Fatalf("upload by its owner: %d", resp.StatusCode)
+	}
+	before, _ := b.rdb.HGetAll(ctx, "realname:batch:owned").Result()
+	for _, r := range []struct{ method, path, ct string }{
+		{"GET", "/v1/batches/owned", ""},
+		{"GET", "/v1/batches/owned/results", ""},
+		{"POST", "/v1/batches/owned/cancel", ""},
+		{"POST", "/v1/batches?name=owned&kind=idcard&callbackUrl=https://attacker.example/h", "text/csv"},
+	} {
+		var body io.Reader
+		if r.ct != "" {
+			body = bytes.NewReader(csv.Bytes())
+		}
+		if resp := b.do(t, r.method, r.path, other, r.ct, body, nil, nil); resp.StatusCode != 404 {
+			t.Errorf("%s %s by another key: %d, want 404", r.method, r.path, resp.StatusCode)
+		}
+	}
+	after, _ := b.rdb.HGetAll(ctx, "realname:batch:owned").Result()
+	if len(before) == 0 || !maps.Equal(before, after) {
+		t.Fatalf("refused requests changed the batch: %v → %v", before, after)
+	}
+	if resp := b.do(t, "GET", "/v1/batches/owned", b.tokens["admin"], "", nil, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("admin: %d, want 200", resp.StatusCode)
+	}
+	if resp := b.do(t, "GET", "/v1/batches/owned", owner, "", nil, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("owner: %d, want 200", resp.StatusCode)
+	}
+}
