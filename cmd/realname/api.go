@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -21,7 +22,7 @@ import (
 
 func newAPICmd(g *globals) *cobra.Command {
 	var addr string
-	var maxWait time.Duration
+	var maxWait, session time.Duration
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Serve the HTTP API (and the dashboard and metrics) for backends in any language",
@@ -35,9 +36,17 @@ needs an API key (realname apikey create).`,
 	wp, wperr := config.BindWebhookPolicy(cmd.Flags(), os.Getenv)
 	cmd.Flags().StringVar(&addr, "addr", envOr("REALNAME_API_ADDR", "127.0.0.1:8080"), "listen address (env REALNAME_API_ADDR)")
 	cmd.Flags().DurationVar(&maxWait, "max-wait", 30*time.Second, "longest ?wait= a caller may ask for")
+	defSession, err := time.ParseDuration(envOr("REALNAME_DASHBOARD_SESSION", "12h"))
+	if err != nil {
+		defSession = -1 // reported when the command runs
+	}
+	cmd.Flags().DurationVar(&session, "dashboard-session", defSession, "how long a dashboard sign-in lasts (env REALNAME_DASHBOARD_SESSION)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := kerr(); err != nil {
 			return err
+		}
+		if session <= 0 {
+			return errors.New("--dashboard-session / REALNAME_DASHBOARD_SESSION: want a positive duration such as 12h")
 		}
 		if err := wperr(); err != nil {
 			return err
@@ -75,7 +84,7 @@ needs an API key (realname apikey create).`,
 		// process; the verification counters are the workers'.
 		reg := baseRegistry(rdb)
 		srv, err := httpapi.New(httpapi.Config{Redis: rdb, Producer: prod, Store: results, MaxWait: maxWait, Logger: g.log,
-			Monitoring: readOnly, MonitoringAdmin: admin, Metrics: metrics.Handler(reg)})
+			Monitoring: readOnly, MonitoringAdmin: admin, DashboardSession: session, Metrics: metrics.Handler(reg)})
 		if err != nil {
 			return err
 		}

@@ -62,6 +62,14 @@ type Config struct {
 	// MonitoringAdmin, when set, is the dashboard with its actions, served
 	// instead of Monitoring to admin keys.
 	MonitoringAdmin http.Handler
+	// DashboardSession is how long the dashboard's sign-in cookie lives.
+	// Defaults to 12h.
+	DashboardSession time.Duration
+	// LoginFailures is how many failed dashboard sign-ins one client
+	// address may make in a row before it must wait; then one more each
+	// LoginRetryAfter. Default to 5 and 10s.
+	LoginFailures   int
+	LoginRetryAfter time.Duration
 	// Metrics, when set, is served at /metrics without a key.
 	Metrics http.Handler
 	// Logger receives one line per request; never personal data.
@@ -76,6 +84,7 @@ type Server struct {
 	batches   *batch.Store
 	inspector *asynq.Inspector
 	mux       *http.ServeMux
+	logins    *loginLimits
 }
 
 // New returns a Server for cfg.
@@ -87,8 +96,12 @@ func New(cfg Config) (*Server, error) {
 	cfg.MaxBatchBytes = cmp.Or(cfg.MaxBatchBytes, 2<<30)
 	cfg.MaxWait = cmp.Or(cfg.MaxWait, 30*time.Second)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, cfg.MaxWait+10*time.Second)
+	cfg.DashboardSession = cmp.Or(cfg.DashboardSession, 12*time.Hour)
+	cfg.LoginFailures = cmp.Or(cfg.LoginFailures, 5)
+	cfg.LoginRetryAfter = cmp.Or(cfg.LoginRetryAfter, 10*time.Second)
 	s := &Server{cfg: cfg, store: cfg.Store, keys: cfg.Keys, batches: batch.New(cfg.Redis, batch.WithCallbackPolicy(cfg.Producer.CallbackPolicy())),
-		inspector: asynq.NewInspectorFromRedisClient(cfg.Redis), mux: http.NewServeMux()}
+		inspector: asynq.NewInspectorFromRedisClient(cfg.Redis), mux: http.NewServeMux(),
+		logins: newLoginLimits(cfg.LoginFailures, cfg.LoginRetryAfter)}
 	if s.store == nil {
 		st, err := store.NewRedis(cfg.Redis, store.RedisConfig{})
 		if err != nil {
