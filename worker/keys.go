@@ -1,12 +1,9 @@
 package worker
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/hibiken/asynq"
 
 	"github.com/realname-io/realname/internal/task"
 )
@@ -22,25 +19,14 @@ const keySample = 100
 // verification queue); `realname keys status` reads them all.
 func (w *Worker) checkKeys() error {
 	ring := w.cfg.Codec.Keys()
+	use, err := task.KeyUse(w.inspector, keySample)
+	if err != nil {
+		return fmt.Errorf("worker: check keys of queued tasks: %w", err)
+	}
 	missing := map[string]int{}
-	for _, q := range task.VerifyQueues {
-		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
-			w.inspector.ListPendingTasks, w.inspector.ListScheduledTasks, w.inspector.ListRetryTasks, w.inspector.ListArchivedTasks,
-		} {
-			infos, err := list(q, asynq.PageSize(keySample))
-			if errors.Is(err, asynq.ErrQueueNotFound) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("worker: check keys of queued tasks: %w", err)
-			}
-			for _, info := range infos {
-				m, err := task.DecodeMasked(info.Payload)
-				if err != nil || m.KeyID == "" || ring.Has(m.KeyID) {
-					continue
-				}
-				missing[m.KeyID]++
-			}
+	for id, n := range use {
+		if id != "" && !ring.Has(id) {
+			missing[id] = n
 		}
 	}
 	if len(missing) == 0 {

@@ -62,7 +62,7 @@ old ones after it until ` + "`realname keys status`" + ` shows no task uses them
 			return err
 		}
 		defer rdb.Close()
-		counts, err := sealedWith(asynq.NewInspectorFromRedisClient(rdb))
+		counts, err := task.KeyUse(asynq.NewInspectorFromRedisClient(rdb), 0)
 		if err != nil {
 			return err
 		}
@@ -70,37 +70,6 @@ old ones after it until ` + "`realname keys status`" + ` shows no task uses them
 	}
 	cmd.AddCommand(gen, status)
 	return cmd
-}
-
-// sealedWith counts the queued verification tasks (every state) by the key
-// their personal data is sealed under; "" counts tasks written before
-// encryption, in clear.
-func sealedWith(in *asynq.Inspector) (map[string]int, error) {
-	counts := map[string]int{}
-	for _, q := range task.VerifyQueues {
-		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
-			in.ListPendingTasks, in.ListActiveTasks, in.ListScheduledTasks, in.ListRetryTasks, in.ListArchivedTasks, in.ListCompletedTasks,
-		} {
-			for page := 1; ; page++ {
-				infos, err := list(q, asynq.PageSize(1000), asynq.Page(page))
-				if errors.Is(err, asynq.ErrQueueNotFound) {
-					break
-				}
-				if err != nil {
-					return nil, fmt.Errorf("list %s tasks: %w", q, err)
-				}
-				for _, info := range infos {
-					if m, err := task.DecodeMasked(info.Payload); err == nil {
-						counts[m.KeyID]++
-					}
-				}
-				if len(infos) < 1000 {
-					break
-				}
-			}
-		}
-	}
-	return counts, nil
 }
 
 func printKeyStatus(cmd *cobra.Command, ring *keyring.Keyring, counts map[string]int) error {

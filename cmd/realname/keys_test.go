@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/realname-io/realname/internal/harness"
 	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/sample"
@@ -28,7 +29,7 @@ func TestKeysCommands(t *testing.T) {
 	db := redistest.New(t)
 	rdb := db.Client(t)
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
-	prod, err := producer.New(producer.Config{Redis: rdb, Store: results, Codec: testCodec(t)})
+	prod, err := producer.New(producer.Config{Redis: rdb, Store: results, Codec: harness.Codec()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,10 +40,10 @@ func TestKeysCommands(t *testing.T) {
 		}
 	}
 	out, err = runCmd(t, "keys", "status", "--redis-url", db.URL())
-	if err != nil || !strings.Contains(out, "test") || !strings.Contains(out, "3") || strings.Contains(out, "k2") {
+	if err != nil || !strings.Contains(out, harness.Codec().Keys().Primary()) || !strings.Contains(out, "3") || strings.Contains(out, "k2") {
 		t.Fatalf("status with the test ring: %v\n%s", err, out)
 	}
-	t.Setenv("REALNAME_ENCRYPTION_KEYS", newKey+","+testKeys())
+	t.Setenv("REALNAME_ENCRYPTION_KEYS", newKey+","+harness.EncryptionKeys())
 	out, err = runCmd(t, "keys", "status", "--redis-url", db.URL())
 	if err != nil || !strings.Contains(out, "yes (newest: seals)") {
 		t.Fatalf("status after adding k2 first: %v\n%s", err, out)

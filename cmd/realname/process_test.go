@@ -20,8 +20,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/realname-io/realname/internal/demo"
+	"github.com/realname-io/realname/internal/harness"
 	"github.com/realname-io/realname/internal/identity"
-	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/provider/tencentv2"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/store"
@@ -33,8 +33,8 @@ import (
 
 func TestMain(m *testing.M) {
 	// Every command of these tests, in process or a child, seals and opens
-	// personal data with the package's test key ring.
-	os.Setenv("REALNAME_ENCRYPTION_KEYS", testKeys())
+	// personal data with the harness's key ring (harness.Codec in process).
+	os.Setenv("REALNAME_ENCRYPTION_KEYS", harness.EncryptionKeys())
 	redistest.Main(m)
 }
 
@@ -89,30 +89,6 @@ type workerProc struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	done chan error
-}
-
-// testKeys is the encryption key ring of this package's tests, made
-// once: the workers they start and the producers they run share it.
-var testKeys = sync.OnceValue(func() string {
-	e, err := keyring.Generate("test")
-	if err != nil {
-		panic(err)
-	}
-	return e
-})
-
-// testCodec returns a task codec on testKeys.
-func testCodec(t *testing.T) *task.Codec {
-	t.Helper()
-	k, err := keyring.Parse(testKeys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := task.NewCodec(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // stopWorkerProcs stops the workers with SIGTERM and checks that each
@@ -186,7 +162,7 @@ func TestWorkerProcesses(t *testing.T) {
 		"REALNAME_METRICS_ADDR=127.0.0.1:0", // a free port each: two workers share the host
 	}
 	rdb := db.Client(t)
-	codec := testCodec(t)
+	codec := harness.Codec()
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
 	prod, err := producer.New(producer.Config{Redis: rdb, Store: results, Codec: codec})
 	if err != nil {
@@ -386,7 +362,7 @@ func TestWebhookReplay(t *testing.T) {
 	}
 	defer st.Close()
 	rdb := db.Client(t)
-	codec := testCodec(t)
+	codec := harness.Codec()
 	results, _ := store.NewRedis(rdb, store.RedisConfig{})
 	provider, _ := st.Client(tencentv2.Config{})
 	hooks, _ := st.WebhookClient()

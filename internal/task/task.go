@@ -384,3 +384,41 @@ func DecodeWebhook(b []byte) (Webhook, error) {
 	}
 	return w, nil
 }
+
+// KeyUse counts the verification tasks that may still run (pending,
+// active, scheduled, retry, archived) by the key their personal data is
+// sealed under ("" for tasks written before encryption, in clear). perState > 0 reads at most that many tasks of
+// each state of each queue, a sample; 0 reads them all.
+func KeyUse(in *asynq.Inspector, perState int) (map[string]int, error) {
+	const page = 1000
+	size := page
+	if perState > 0 {
+		size = min(perState, page)
+	}
+	counts := map[string]int{}
+	for _, q := range VerifyQueues {
+		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+			in.ListPendingTasks, in.ListActiveTasks, in.ListScheduledTasks, in.ListRetryTasks, in.ListArchivedTasks,
+		} {
+			for n, p := 0, 1; perState == 0 || n < perState; p++ {
+				infos, err := list(q, asynq.PageSize(size), asynq.Page(p))
+				if errors.Is(err, asynq.ErrQueueNotFound) {
+					break
+				}
+				if err != nil {
+					return nil, fmt.Errorf("task: list %s tasks: %w", q, err)
+				}
+				for _, info := range infos {
+					if m, err := DecodeMasked(info.Payload); err == nil {
+						counts[m.KeyID]++
+					}
+				}
+				n += len(infos)
+				if len(infos) < size {
+					break
+				}
+			}
+		}
+	}
+	return counts, nil
+}

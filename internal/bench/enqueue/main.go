@@ -22,8 +22,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/realname-io/realname/internal/harness"
 	"github.com/realname-io/realname/internal/identity"
-	"github.com/realname-io/realname/internal/keyring"
 	"github.com/realname-io/realname/internal/redistest"
 	"github.com/realname-io/realname/internal/sample"
 	"github.com/realname-io/realname/internal/task"
@@ -77,18 +77,7 @@ func run(rows, baseline, concurrency, chunk int) error {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 1})
 	defer rdb.Close()
 	client := asynq.NewClientFromRedisClient(rdb)
-	keys, err := keyring.Generate("bench")
-	if err != nil {
-		return err
-	}
-	ring, err := keyring.Parse(keys)
-	if err != nil {
-		return err
-	}
-	codec, err := task.NewCodec(ring)
-	if err != nil {
-		return err
-	}
+	codec := harness.Codec()
 	var tasks []*asynq.Task
 	for e := range sample.Generate(baseline, 2) {
 		v := task.Verification{Kind: task.KindIDCard, OrderNo: identity.OrderNo(e.OrderNo), EnqueuedAt: time.Now()}
@@ -113,7 +102,7 @@ func run(rows, baseline, concurrency, chunk int) error {
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "enqueue", "--batch", "bench", "--kind", "idcard", "--progress", "none",
 		"--concurrency", fmt.Sprint(concurrency), "--chunk-size", fmt.Sprint(chunk), "--rejects", filepath.Join(dir, "rejects.csv"), file)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("REALNAME_REDIS_URL=redis://%s/2", srv.Addr), "REALNAME_ENCRYPTION_KEYS="+keys)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("REALNAME_REDIS_URL=redis://%s/2", srv.Addr), "REALNAME_ENCRYPTION_KEYS="+harness.EncryptionKeys())
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start = time.Now()
 	if err := cmd.Run(); err != nil {
