@@ -88,6 +88,13 @@ for i = 1, #ARGV do
 end
 return 0`)
 
+// callNotMade takes back what was counted for a call that was not made
+// after all: its attempt (uncountCall) and its unit of the daily budget.
+func (w *Worker) callNotMade(ctx context.Context, jobID, providerName string) {
+	w.uncountCall(ctx, jobID, providerName)
+	w.refundBudget(ctx)
+}
+
 // uncountCall takes back a call counted by countCall that was not made;
 // best effort.
 func (w *Worker) uncountCall(ctx context.Context, jobID, providerName string) {

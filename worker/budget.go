@@ -68,6 +68,19 @@ func (w *Worker) spendBudget(ctx context.Context, queue string, log zerolog.Logg
 	return true, nil
 }
 
+// refundBudget gives back one call counted by spendBudget that was not
+// made; best effort.
+func (w *Worker) refundBudget(ctx context.Context) {
+	if w.cfg.DailyBudget <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := w.cfg.Redis.Decr(ctx, budgetKey(time.Now())).Err(); err != nil {
+		w.log.Warn().Err(err).Msg("could not give back a budget unit of a call that was not made")
+	}
+}
+
 // reportBudget sets the budget metrics from today's count: at startup and
 // then every 30s (with the check for a new day), so that the gauges follow
 // the other workers' calls and the reset at midnight (CST).

@@ -230,7 +230,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	waited, err := w.limits[limitKey(p, v.Kind)].wait(waitCtx, queue == task.QueueBulk)
 	cancel()
 	if err != nil {
-		w.uncountCall(ctx, jobID, p.Name())
+		w.callNotMade(ctx, jobID, p.Name())
 		if ctx.Err() == nil {
 			return &retryLater{delay: 0, failure: false, reason: "worker stopping: handed back before the provider call"}
 		}
@@ -245,7 +245,7 @@ func (w *Worker) handleVerify(ctx context.Context, t *asynq.Task) error {
 	// only be refused too. The job goes back, uncounted, without using a
 	// retry.
 	if reason := w.stopCalling(p.Name()); reason != "" {
-		w.uncountCall(ctx, jobID, p.Name())
+		w.callNotMade(ctx, jobID, p.Name())
 		return &retryLater{delay: w.cfg.CircuitRetryDelay, failure: false, reason: reason}
 	}
 
