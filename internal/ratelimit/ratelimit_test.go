@@ -26,13 +26,16 @@ func TestSharedLimitAcrossLimiters(t *testing.T) {
 
 	var mu sync.Mutex
 	perSecond := map[int64]int{}
+	var first, last time.Time
 	var total atomic.Int64
 	var wg sync.WaitGroup
+	var interval time.Duration
 	for range 3 {
 		l, err := New(db.Client(t), Config{Rate: limit, Key: "test:shared"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		interval = l.Interval()
 		for range 8 { // 8 goroutines per "process"
 			wg.Add(1)
 			go func() {
@@ -42,8 +45,13 @@ func TestSharedLimitAcrossLimiters(t *testing.T) {
 						return
 					}
 					total.Add(1)
+					now := time.Now()
 					mu.Lock()
-					perSecond[time.Now().Unix()]++
+					perSecond[now.Unix()]++
+					if first.IsZero() {
+						first = now
+					}
+					last = now
 					mu.Unlock()
 				}
 			}()
@@ -56,10 +64,15 @@ func TestSharedLimitAcrossLimiters(t *testing.T) {
 			t.Errorf("second %d: %d calls granted, limit %d", sec, n, limit)
 		}
 	}
-	// 2.5 s at 40/s less 1.5% is 99 calls: the three limiters together lose
-	// no slot to polling.
-	if got := total.Load(); got < 97 || got > 100 {
-		t.Errorf("%d calls granted in 2.5 s at %d/s, want 97 to 100", got, limit)
+	// About 2.5 s at 40/s less 1.5% is 99 calls: the three limiters
+	// together lose no slot to polling. Counted over the span from the
+	// first grant to the last, so that a slow start on a loaded machine
+	// (building the limiters, the first round trips) is not taken for
+	// lost slots: one grant per interval, give or take one at each end.
+	want := int64(last.Sub(first)/interval) + 1
+	if got := total.Load(); got < want-1 || got > want+1 || got > 100 {
+		t.Errorf("%d calls granted from %s to %s at %d/s, want %d ± 1 (at most 100)", got,
+			first.Format("15:04:05.000"), last.Format("15:04:05.000"), limit, want)
 	}
 }
 
